@@ -1,0 +1,206 @@
+import { z } from 'zod';
+
+/**
+ * Every setting backstop reads, one zod schema over the environment. This is the only module that
+ * reads `process.env`; the rest of the code receives the frozen, typed `Config`.
+ * Names and defaults are public interface: the README's configuration table documents each one.
+ */
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const ratio = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, 'a non-negative number')
+  .transform(Number)
+  .pipe(z.number().min(0).max(1000));
+
+const port = int(0, 65535);
+
+const upstreamUrl = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'an absolute http:// or https:// URL' });
+      return z.NEVER;
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
+      ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL without query, fragment or credentials' });
+      return z.NEVER;
+    }
+    return url;
+  });
+
+const modelList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name.length > 0),
+  )
+  .pipe(z.array(z.string()).min(1, 'a comma-separated list of model names'));
+
+const aliasList = z.string().transform((value, ctx) => {
+  const aliases = new Map<string, string[]>();
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const alias = pair.slice(0, eq).trim();
+    const served = pair.slice(eq + 1).trim();
+    if (eq < 0 || alias === '' || served === '') {
+      ctx.addIssue({ code: 'custom', message: 'a comma-separated list of alias=served-name pairs' });
+      return z.NEVER;
+    }
+    const list = aliases.get(alias) ?? [];
+    list.push(served);
+    aliases.set(alias, list);
+  }
+  return aliases;
+});
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+  message: 'one of fatal, error, warn, info, debug, trace, silent',
+});
+
+const schema = z.object({
+  UPSTREAM_URL: upstreamUrl,
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PORT: port.default(8080),
+  ADMIN_HOST: z.string().trim().min(1).optional(),
+  ADMIN_PORT: port.default(9090),
+  LOG_LEVEL: logLevel.default('info'),
+  MODELS: modelList.optional(),
+  MODEL_ALIASES: aliasList.optional(),
+  RETRY_MAX_ATTEMPTS: int(1, 100).default(10),
+  RETRY_BASE_DELAY_MS: int(0, 60_000).default(50),
+  RETRY_MAX_DELAY_MS: int(0, 600_000).default(2000),
+  RETRY_DEADLINE_MS: int(1, 3_600_000).default(25_000),
+  ATTEMPT_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
+  STREAM_IDLE_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
+  MAX_BODY_BYTES: int(1, 1 << 30).default(1_048_576),
+  MAX_RESPONSE_BYTES: int(1024, 1 << 30).default(16 * 1_048_576),
+  UPSTREAM_CONNECTIONS: int(1, 100_000).default(256),
+  MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
+  BREAKER_FAILURE_THRESHOLD: int(1, 1_000_000).default(5),
+  BREAKER_COOLDOWN_MS: int(1, 3_600_000).default(10_000),
+  BREAKER_MAX_COOLDOWN_MS: int(1, 3_600_000).default(60_000),
+  RETRY_BUDGET_RATIO: ratio.default(2),
+  RETRY_BUDGET_MIN_PER_SEC: ratio.default(10),
+  SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(5000),
+  SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(30_000),
+  METRICS_MAX_MODELS: int(1, 10_000).default(50),
+});
+
+type Env = z.infer<typeof schema>;
+
+/** The validated configuration: the env names, camelCased, with their defaults applied. */
+export type Config = Readonly<{
+  upstreamUrl: URL;
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  logLevel: Env['LOG_LEVEL'];
+  /** Allowed model names; `undefined` means any model. */
+  models: ReadonlySet<string> | undefined;
+  /** Requested name -> other response names accepted for it. */
+  modelAliases: ReadonlyMap<string, readonly string[]>;
+  retryMaxAttempts: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  retryDeadlineMs: number;
+  attemptTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  maxBodyBytes: number;
+  maxResponseBytes: number;
+  upstreamConnections: number;
+  maxConnections: number;
+  breakerFailureThreshold: number;
+  breakerCooldownMs: number;
+  breakerMaxCooldownMs: number;
+  retryBudgetRatio: number;
+  retryBudgetMinPerSec: number;
+  shutdownDelayMs: number;
+  shutdownGraceMs: number;
+  metricsMaxModels: number;
+}>;
+
+/** Thrown by `loadConfig`; `message` is the one line printed before exiting with status 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The names of every variable `loadConfig` reads, for the README and deployment tests. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/**
+ * Validates `env` and returns the frozen configuration.
+ * @throws ConfigError naming the first bad variable, its value and what is expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of CONFIG_VARIABLES) {
+    const value = env[key];
+    // An empty variable means "unset": Kubernetes ConfigMaps and shells produce them easily.
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? 'environment');
+    const value = input[key];
+    const shown = value === undefined ? ' is not set' : `=${JSON.stringify(value)} is invalid`;
+    const expected = issue?.code === 'invalid_type' ? 'a value' : (issue?.message ?? 'a valid value');
+    throw new ConfigError(`${key}${shown}: expected ${expected}`);
+  }
+  const e = parsed.data;
+  if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
+    throw new ConfigError(
+      `RETRY_MAX_DELAY_MS=${JSON.stringify(input.RETRY_MAX_DELAY_MS ?? '2000')} is invalid: expected at least RETRY_BASE_DELAY_MS (${e.RETRY_BASE_DELAY_MS})`,
+    );
+  }
+  if (e.BREAKER_MAX_COOLDOWN_MS < e.BREAKER_COOLDOWN_MS) {
+    throw new ConfigError(
+      `BREAKER_MAX_COOLDOWN_MS=${JSON.stringify(input.BREAKER_MAX_COOLDOWN_MS ?? '60000')} is invalid: expected at least BREAKER_COOLDOWN_MS (${e.BREAKER_COOLDOWN_MS})`,
+    );
+  }
+  return Object.freeze({
+    upstreamUrl: e.UPSTREAM_URL,
+    host: e.HOST,
+    port: e.PORT,
+    adminHost: e.ADMIN_HOST ?? e.HOST,
+    adminPort: e.ADMIN_PORT,
+    logLevel: e.LOG_LEVEL,
+    models: e.MODELS ? new Set(e.MODELS) : undefined,
+    modelAliases: e.MODEL_ALIASES ?? new Map(),
+    retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
+    retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: e.RETRY_MAX_DELAY_MS,
+    retryDeadlineMs: e.RETRY_DEADLINE_MS,
+    attemptTimeoutMs: e.ATTEMPT_TIMEOUT_MS,
+    streamIdleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxResponseBytes: e.MAX_RESPONSE_BYTES,
+    upstreamConnections: e.UPSTREAM_CONNECTIONS,
+    maxConnections: e.MAX_CONNECTIONS,
+    breakerFailureThreshold: e.BREAKER_FAILURE_THRESHOLD,
+    breakerCooldownMs: e.BREAKER_COOLDOWN_MS,
+    breakerMaxCooldownMs: e.BREAKER_MAX_COOLDOWN_MS,
+    retryBudgetRatio: e.RETRY_BUDGET_RATIO,
+    retryBudgetMinPerSec: e.RETRY_BUDGET_MIN_PER_SEC,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metricsMaxModels: e.METRICS_MAX_MODELS,
+  });
+}

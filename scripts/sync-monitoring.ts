@@ -1,0 +1,92 @@
+/**
+ * Renders the copies that the kustomize Component deploy/components/monitoring/ needs from their
+ * sources, because kustomize refuses files outside a kustomization's root:
+ *   deploy/prometheus/backstop-rules.yaml -> deploy/components/monitoring/prometheus-rule.yaml
+ *   deploy/grafana/backstop.json          -> deploy/components/monitoring/backstop.json
+ *
+ *   node scripts/sync-monitoring.ts           rewrite the copies
+ *   node scripts/sync-monitoring.ts --check   exit 1 and name the stale copies, write nothing
+ *
+ * test/monitoring-sync.test.ts fails when a committed copy differs from what this renders.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Sources, relative to the repository root. */
+export const RULES_SOURCE = 'deploy/prometheus/backstop-rules.yaml';
+export const DASHBOARD_SOURCE = 'deploy/grafana/backstop.json';
+/** Rendered copies, relative to the repository root. */
+export const RULES_COPY = 'deploy/components/monitoring/prometheus-rule.yaml';
+export const DASHBOARD_COPY = 'deploy/components/monitoring/backstop.json';
+
+const GENERATED = (source: string) =>
+  `# Generated from ${source} by scripts/sync-monitoring.ts: edit the source, then run\n` +
+  '# `node scripts/sync-monitoring.ts`. test/monitoring-sync.test.ts fails when this copy drifts.\n';
+
+/**
+ * Wraps the plain rule file's groups in a prometheus-operator PrometheusRule resource. The groups
+ * are copied as text, indented under `spec:`, so their comments and formatting carry over; the
+ * result is parsed back and must hold the same groups.
+ */
+export function renderPrometheusRule(rulesYaml: string): string {
+  const start = rulesYaml.search(/^groups:/m);
+  if (start < 0) throw new Error(`${RULES_SOURCE} has no top-level groups:`);
+  const groups = rulesYaml
+    .slice(start)
+    .split('\n')
+    .map((line) => (line === '' ? line : `  ${line}`))
+    .join('\n');
+  const rendered =
+    GENERATED(RULES_SOURCE) +
+    'apiVersion: monitoring.coreos.com/v1\n' +
+    'kind: PrometheusRule\n' +
+    'metadata:\n' +
+    '  name: backstop\n' +
+    '  labels:\n' +
+    '    app.kubernetes.io/name: backstop\n' +
+    'spec:\n' +
+    groups;
+  const expected = JSON.stringify((parse(rulesYaml) as { groups: unknown }).groups);
+  const got = JSON.stringify((parse(rendered) as { spec: { groups: unknown } }).spec.groups);
+  if (got !== expected)
+    throw new Error(`${RULES_SOURCE}: its groups did not survive the copy into ${RULES_COPY}`);
+  return rendered;
+}
+
+/** Every rendered copy by repository-relative path, read from the sources under `root`. */
+export function renderMonitoringFiles(root = ROOT): Map<string, string> {
+  return new Map([
+    [RULES_COPY, renderPrometheusRule(readFileSync(join(root, RULES_SOURCE), 'utf8'))],
+    // Byte-for-byte: the ConfigMap carries exactly the dashboard that is reviewed in deploy/grafana.
+    [DASHBOARD_COPY, readFileSync(join(root, DASHBOARD_SOURCE), 'utf8')],
+  ]);
+}
+
+/** Paths under `root` whose content differs from what `renderMonitoringFiles` renders. */
+export function staleMonitoringFiles(root = ROOT): string[] {
+  const stale: string[] = [];
+  for (const [path, content] of renderMonitoringFiles(root)) {
+    let current: string | undefined;
+    try {
+      current = readFileSync(join(root, path), 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== content) stale.push(path);
+  }
+  return stale;
+}
+
+if (import.meta.main) {
+  if (process.argv.includes('--check')) {
+    const stale = staleMonitoringFiles();
+    for (const path of stale) process.stderr.write(`stale: ${path} (run node scripts/sync-monitoring.ts)\n`);
+    process.exitCode = stale.length > 0 ? 1 : 0;
+  } else {
+    for (const [path, content] of renderMonitoringFiles()) writeFileSync(join(ROOT, path), content);
+  }
+}

@@ -35,7 +35,10 @@ const upstreamUrl = z
       return z.NEVER;
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-      ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL without query, fragment or credentials' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an http:// or https:// URL without query, fragment or credentials',
+      });
       return z.NEVER;
     }
     return url;

@@ -15,7 +15,10 @@ export interface BackstopProcess {
   /** Every JSON log line the process wrote so far, parsed. */
   logs: Record<string, unknown>[];
   /** Resolves with the next log line that satisfies `match`, or rejects after `timeoutMs`. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -24,7 +27,10 @@ export interface BackstopProcess {
  * Starts `node src/main.ts` with `env` (PORT and ADMIN_PORT default to 0, HOST to 127.0.0.1) and
  * waits for its `listening` log line, which carries the ports it bound.
  */
-export async function startBackstop(env: Record<string, string>, timeoutMs = 10_000): Promise<BackstopProcess> {
+export async function startBackstop(
+  env: Record<string, string>,
+  timeoutMs = 10_000,
+): Promise<BackstopProcess> {
   const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -38,7 +44,10 @@ export async function startBackstop(env: Record<string, string>, timeoutMs = 10_
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
-  const waiters = new Set<{ match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }>();
+  const waiters = new Set<{
+    match: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }>();
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
@@ -64,7 +73,13 @@ export async function startBackstop(env: Record<string, string>, timeoutMs = 10_
     const seen = logs.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const waiter = { match, resolve: (line: Record<string, unknown>) => (clearTimeout(timer), resolve(line)) };
+      const waiter = {
+        match,
+        resolve: (line: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.delete(waiter);
         reject(new Error(`log line not seen within ${ms} ms; stderr: ${stderr.slice(-2000)}`));

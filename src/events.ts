@@ -1,0 +1,74 @@
+import type { BreakerState } from './resilience/index.ts';
+import type { AttemptResult } from './verify/index.ts';
+
+/**
+ * How a client request ended. Public taxonomy: the `outcome` label of `backstop_requests_total`
+ * and `backstop_request_duration_seconds`, and the `outcome` field of the request log line.
+ */
+export const REQUEST_OUTCOMES = [
+  'ok',
+  'client_error',
+  'retries_exhausted',
+  'budget_exhausted',
+  'upstream_timeout',
+  'circuit_open',
+  'model_not_allowed',
+  'bad_request',
+  'client_closed',
+  'stream_error',
+] as const;
+
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/** What is known about one client request when it ends: the log line and the metrics read it. */
+export interface RequestRecord {
+  id: string;
+  method: string;
+  path: string;
+  /** The requested model, or '' for routes without one (`GET /v1/models`). */
+  model: string;
+  stream: boolean;
+  /** Each attempt's result, in order. */
+  results: AttemptResult[];
+  status: number;
+  outcome: RequestOutcome;
+  /** Milliseconds since the request arrived. */
+  durationMs: number;
+  /** Milliseconds until the verified first byte went to the client, when one did. */
+  ttftMs: number | undefined;
+  /** A short reason for failures, for the log line. */
+  detail: string | undefined;
+}
+
+/**
+ * The proxy's events. The proxy calls these; metrics and logs implement them (policies emit,
+ * observers subscribe), so forwarding code never touches prom-client or pino.
+ */
+export interface ProxyObserver {
+  requestStarted(model: string): void;
+  attemptEnded(model: string, result: AttemptResult): void;
+  requestEnded(record: RequestRecord): void;
+  breakerChanged(model: string, state: BreakerState): void;
+  budgetExhausted(model: string): void;
+}
+
+/** Fans one event out to several observers. */
+export function combineObservers(observers: readonly ProxyObserver[]): ProxyObserver {
+  return {
+    requestStarted: (model) => {
+      for (const o of observers) o.requestStarted(model);
+    },
+    attemptEnded: (model, result) => {
+      for (const o of observers) o.attemptEnded(model, result);
+    },
+    requestEnded: (record) => {
+      for (const o of observers) o.requestEnded(record);
+    },
+    breakerChanged: (model, state) => {
+      for (const o of observers) o.breakerChanged(model, state);
+    },
+    budgetExhausted: (model) => {
+      for (const o of observers) o.budgetExhausted(model);
+    },
+  };
+}

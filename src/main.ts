@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { createAdminApp } from './admin/index.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { combineObservers } from './events.ts';
+import { createLogger, createLogObserver, Metrics } from './observe/index.ts';
+import { createUpstreamPool } from './proxy/index.ts';
+import { ModelPolicies, systemClock } from './resilience/index.ts';
+import { createProxyApp } from './server.ts';
+import { installShutdown } from './shutdown.ts';
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
+}
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`backstop: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+const config = configOrExit();
+const logger = createLogger(config.logLevel);
+const version = readVersion();
+const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
+const observer = combineObservers([metrics, createLogObserver(logger)]);
+const policies = new ModelPolicies({
+  breaker: {
+    failureThreshold: config.breakerFailureThreshold,
+    cooldownMs: config.breakerCooldownMs,
+    maxCooldownMs: config.breakerMaxCooldownMs,
+  },
+  budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
+  maxModels: 1000,
+  clock: systemClock,
+  random: Math.random,
+  onBreakerState: (model, state) => observer.breakerChanged(model, state),
+});
+const pool = createUpstreamPool(config);
+const app = createProxyApp({
+  config,
+  dispatcher: pool,
+  policies,
+  observer,
+  random: Math.random,
+  backoff: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+  now: () => performance.now(),
+  onUnexpectedError: (error, reqId) =>
+    logger.error({ err: error, reqId }, 'unexpected error while handling a request'),
+});
+
+// Listener hardening: a slow or idle client cannot hold a socket forever, and headers are bounded.
+const proxy = createAdaptorServer({
+  fetch: app.fetch,
+  serverOptions: {
+    headersTimeout: 20_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: 16_384,
+  },
+}) as Server;
+proxy.maxConnections = config.maxConnections;
+
+let ready = true;
+const admin = createAdaptorServer({
+  fetch: createAdminApp({
+    isReady: () => ready,
+    renderMetrics: () => metrics.render(),
+    metricsContentType: metrics.contentType,
+  }).fetch,
+}) as Server;
+
+const port = await listen(proxy, config.port, config.host);
+const adminPort = await listen(admin, config.adminPort, config.adminHost);
+logger.info({ port, adminPort, upstream: config.upstreamUrl.href, version }, 'listening');
+
+installShutdown({
+  delayMs: config.shutdownDelayMs,
+  graceMs: config.shutdownGraceMs,
+  proxy,
+  admin,
+  markDraining: () => {
+    ready = false;
+  },
+  release: async () => {
+    await pool.close();
+    logger.flush();
+  },
+  log: (message, fields) => logger.info(fields ?? {}, message),
+  exit: (code) => process.exit(code),
+});

@@ -1,0 +1,144 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProxyObserver, RequestRecord } from '../events.ts';
+import type { AttemptResult } from '../verify/index.ts';
+import { ModelLabels } from './model-label.ts';
+
+/** Seconds; LLM answers take from tens of milliseconds (errors, embeddings) to minutes (long generations). */
+const LATENCY_BUCKETS = [
+  0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120,
+];
+const ATTEMPT_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+export interface MetricsOptions {
+  version: string;
+  /** MODELS, when set: the only model label values besides `other` and `none`. */
+  models: ReadonlySet<string> | undefined;
+  maxModels: number;
+}
+
+/**
+ * backstop's Prometheus metrics, in a registry of its own (no global state shared with a host
+ * app). Names and labels are public interface, documented in the README's metrics table.
+ * It is a ProxyObserver: the proxy emits events, this turns them into series.
+ */
+export class Metrics implements ProxyObserver {
+  readonly registry = new Registry();
+  readonly #labels: ModelLabels;
+  readonly #requests: Counter<'model' | 'outcome'>;
+  readonly #attempts: Counter<'model' | 'result'>;
+  readonly #attemptsPerRequest: Histogram<'model'>;
+  readonly #duration: Histogram<'model' | 'outcome'>;
+  readonly #ttft: Histogram<'model'>;
+  readonly #inflight: Gauge<'model'>;
+  readonly #circuit: Gauge<'model'>;
+  readonly #budgetExhausted: Counter<'model'>;
+  /** Label values whose breaker gauge was initialised to closed. */
+  readonly #known = new Set<string>();
+
+  constructor(options: MetricsOptions) {
+    const registers = [this.registry];
+    this.#labels = new ModelLabels(options.models, options.maxModels);
+    collectDefaultMetrics({ register: this.registry, prefix: 'backstop_' });
+    new Gauge({
+      name: 'backstop_build_info',
+      help: 'Always 1; the version label says which backstop is running.',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: options.version }, 1);
+    this.#requests = new Counter({
+      name: 'backstop_requests_total',
+      help: 'Client requests by requested model and how they ended.',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.#attempts = new Counter({
+      name: 'backstop_attempts_total',
+      help: 'Upstream attempts by requested model and result.',
+      labelNames: ['model', 'result'],
+      registers,
+    });
+    this.#attemptsPerRequest = new Histogram({
+      name: 'backstop_request_attempts',
+      help: 'Upstream attempts per forwarded request; average = rate(_sum) / rate(_count).',
+      labelNames: ['model'],
+      buckets: ATTEMPT_BUCKETS,
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'backstop_request_duration_seconds',
+      help: 'Time from request arrival to the last byte of the answer.',
+      labelNames: ['model', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#ttft = new Histogram({
+      name: 'backstop_time_to_first_token_seconds',
+      help: 'Time from request arrival until the verified first byte of the answer went to the client.',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#inflight = new Gauge({
+      name: 'backstop_inflight_requests',
+      help: 'Client requests being handled now.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.#circuit = new Gauge({
+      name: 'backstop_circuit_state',
+      help: 'Circuit breaker state per requested model: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.#budgetExhausted = new Counter({
+      name: 'backstop_retry_budget_exhausted_total',
+      help: 'Failed attempts not retried because the model retry budget was spent.',
+      labelNames: ['model'],
+      registers,
+    });
+  }
+
+  requestStarted(model: string): void {
+    const label = this.#labels.label(model);
+    if (!this.#known.has(label)) {
+      // Dashboards plot the breaker of every model seen, not only of those that ever tripped.
+      this.#known.add(label);
+      if (label !== 'none') this.#circuit.set({ model: label }, 0);
+    }
+    this.#inflight.inc({ model: label });
+  }
+
+  attemptEnded(model: string, result: AttemptResult): void {
+    this.#attempts.inc({ model: this.#labels.label(model), result });
+  }
+
+  requestEnded(record: RequestRecord): void {
+    const model = this.#labels.label(record.model);
+    this.#inflight.dec({ model });
+    this.#requests.inc({ model, outcome: record.outcome });
+    this.#duration.observe({ model, outcome: record.outcome }, record.durationMs / 1000);
+    // Requests refused before forwarding (bad input, not allowed) made no attempt decision.
+    if (record.outcome !== 'bad_request' && record.outcome !== 'model_not_allowed') {
+      this.#attemptsPerRequest.observe({ model }, record.results.length);
+    }
+    if (record.ttftMs !== undefined && record.results.at(-1) === 'ok')
+      this.#ttft.observe({ model }, record.ttftMs / 1000);
+  }
+
+  breakerChanged(model: string, state: number): void {
+    this.#circuit.set({ model: this.#labels.label(model) }, state);
+  }
+
+  budgetExhausted(model: string): void {
+    this.#budgetExhausted.inc({ model: this.#labels.label(model) });
+  }
+
+  /** The exposition text for `/metrics`. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,199 @@
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config.ts';
+import { sendError } from '../errors.ts';
+import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts';
+import {
+  type Admission,
+  type BackoffOptions,
+  backoffDelay,
+  type ModelPolicies,
+  type ModelPolicy,
+  type Random,
+} from '../resilience/index.ts';
+import type { AttemptResult } from '../verify/index.ts';
+import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
+import { deliver } from './respond.ts';
+
+/** Which failed attempts a route may retry. */
+export type RetryMode =
+  /** Model routes: every retryable result, under breaker and budget. */
+  | 'model'
+  /** Idempotent pass-through (GET): connection errors and 502-504 only. */
+  | 'idempotent'
+  /** Anything else: one attempt. */
+  | 'none';
+
+/** The long-lived parts a forwarded request uses. */
+export interface ForwardDeps {
+  config: Config;
+  policies: ModelPolicies;
+  observer: ProxyObserver;
+  random: Random;
+  backoff: BackoffOptions;
+  /** Milliseconds on the same scale as `record.startedAt` (performance.now()). */
+  now: () => number;
+}
+
+/** One client request being forwarded. */
+export interface ForwardJob {
+  res: ServerResponse;
+  record: RequestRecord;
+  startedAt: number;
+  spec: AttemptSpec;
+  retry: RetryMode;
+}
+
+/**
+ * The attempt loop: send, classify, and either commit the answer to the client or back off and
+ * try again, within RETRY_MAX_ATTEMPTS, RETRY_DEADLINE_MS, the model's breaker and its retry
+ * budget. Nothing reaches the client before an attempt is committed, so a wrong model's answer
+ * never leaks; after the first byte there is no retry.
+ */
+export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
+  const { config, observer } = deps;
+  const { record, spec, res } = job;
+  const model = spec.model;
+  observer.requestStarted(record.model);
+  let policy: ModelPolicy | undefined;
+  let admission: Admission | undefined;
+  if (job.retry === 'model' && model !== undefined) {
+    policy = deps.policies.get(model);
+    admission = policy.breaker.admit();
+    if (!admission.allowed) {
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      finish(job, deps, 503, 'circuit_open', `breaker open, retry after ${seconds}s`);
+      sendError(
+        res,
+        'circuit_open',
+        `Model \`${model}\` is failing upstream; backstop's circuit breaker is open. Retry after ${seconds} s.`,
+        { 'retry-after': seconds, 'x-request-id': record.id, 'x-backstop-attempts': 0 },
+      );
+      return;
+    }
+    policy.budget.recordRequest();
+  }
+  const deadline = job.startedAt + config.retryDeadlineMs;
+  let last: AttemptOutcome | undefined;
+  let stop: 'attempts' | 'deadline' | 'budget' = 'attempts';
+  for (let attempt = 1; ; attempt++) {
+    const lastTry = job.retry === 'idempotent' && attempt >= config.retryMaxAttempts;
+    last = await runAttempt(spec);
+    if (last.clientGone) {
+      record.results.push(last.result);
+      settle(policy, admission, 'abandon');
+      finish(job, deps, 499, 'client_closed', 'client closed before the answer');
+      return;
+    }
+    record.results.push(last.result);
+    observer.attemptEnded(record.model, last.result);
+    const step = nextStep(last, job.retry, lastTry);
+    if (step === 'commit') {
+      await commit(job, deps, last, attempt, policy, admission);
+      return;
+    }
+    discardOutcome(last);
+    if (step === 'fail' || attempt >= config.retryMaxAttempts) break;
+    const delay = backoffDelay(attempt, deps.backoff, deps.random, last.retryAfterMs);
+    if (deps.now() + delay > deadline) {
+      stop = 'deadline';
+      break;
+    }
+    if (policy !== undefined && !policy.budget.tryWithdraw()) {
+      observer.budgetExhausted(record.model);
+      stop = 'budget';
+      break;
+    }
+    try {
+      await sleep(delay, undefined, { signal: spec.clientSignal });
+    } catch {
+      settle(policy, admission, 'abandon');
+      finish(job, deps, 499, 'client_closed', 'client closed during backoff');
+      return;
+    }
+  }
+  settle(policy, admission, 'failure');
+  failed(job, deps, last, stop);
+}
+
+/** Commit the attempt to the client, try again, or give up. */
+function nextStep(outcome: AttemptOutcome, retry: RetryMode, lastTry: boolean): 'commit' | 'retry' | 'fail' {
+  const result = outcome.result;
+  if (result === 'ok' || result === 'client_error') return 'commit';
+  if (retry === 'model') return 'retry';
+  const gatewayError = outcome.status === 502 || outcome.status === 503 || outcome.status === 504;
+  if (retry === 'idempotent' && !lastTry && (result === 'connect_error' || gatewayError)) return 'retry';
+  // A pass-through response that is not retried goes to the client as the upstream sent it.
+  return outcome.status !== 0 ? 'commit' : 'fail';
+}
+
+async function commit(
+  job: ForwardJob,
+  deps: ForwardDeps,
+  outcome: AttemptOutcome,
+  attempts: number,
+  policy: ModelPolicy | undefined,
+  admission: Admission | undefined,
+): Promise<void> {
+  const { record } = job;
+  const delivery = await deliver(job.res, outcome, record.id, attempts, () => {
+    record.ttftMs = deps.now() - job.startedAt;
+  });
+  if (outcome.result !== 'ok') {
+    settle(policy, admission, 'abandon');
+    finish(job, deps, outcome.status, delivery === 'ok' ? 'client_error' : delivery, outcome.detail);
+    return;
+  }
+  settle(policy, admission, delivery === 'stream_error' ? 'failure' : 'success');
+  const detail = delivery === 'stream_error' ? 'upstream failed mid-stream' : undefined;
+  finish(job, deps, outcome.status, delivery, detail);
+}
+
+/** Answers a request whose attempts all failed: 504 when the last one timed out, else 502. */
+function failed(job: ForwardJob, deps: ForwardDeps, last: AttemptOutcome | undefined, stop: string): void {
+  const { record, res } = job;
+  const attempts = record.results.length;
+  const lastResult: AttemptResult | 'none' = last?.result ?? 'none';
+  const model = job.spec.model ?? job.record.path;
+  const why =
+    stop === 'budget'
+      ? `the retry budget for this model is exhausted (RETRY_BUDGET_RATIO)`
+      : stop === 'deadline'
+        ? `the retry deadline (RETRY_DEADLINE_MS) left no time for another`
+        : `RETRY_MAX_ATTEMPTS reached`;
+  const message = `No valid answer for \`${model}\` after ${attempts} attempt${attempts === 1 ? '' : 's'} (last result: ${lastResult}); ${why}.`;
+  const headers = { 'x-request-id': record.id, 'x-backstop-attempts': attempts };
+  if (lastResult === 'timeout') {
+    finish(job, deps, 504, 'upstream_timeout', message);
+    sendError(res, 'upstream_timeout', message, headers);
+    return;
+  }
+  finish(job, deps, 502, stop === 'budget' ? 'budget_exhausted' : 'retries_exhausted', message);
+  sendError(res, 'retries_exhausted', message, headers);
+}
+
+function settle(
+  policy: ModelPolicy | undefined,
+  admission: Admission | undefined,
+  verdict: 'success' | 'failure' | 'abandon',
+): void {
+  if (policy === undefined || admission === undefined) return;
+  if (verdict === 'success') policy.breaker.onSuccess(admission);
+  else if (verdict === 'failure') policy.breaker.onFailure(admission);
+  else policy.breaker.onAbandon(admission);
+}
+
+function finish(
+  job: ForwardJob,
+  deps: ForwardDeps,
+  status: number,
+  outcome: RequestOutcome,
+  detail: string | undefined,
+): void {
+  const { record } = job;
+  record.status = status;
+  record.outcome = outcome;
+  record.detail = detail;
+  record.durationMs = deps.now() - job.startedAt;
+  deps.observer.requestEnded(record);
+}

@@ -1,0 +1,7 @@
+export { type AttemptOutcome, type AttemptSpec, runAttempt } from './attempt.ts';
+export { type ForwardDeps, type ForwardJob, forward, type RetryMode } from './forward.ts';
+export { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+export { readRequestBody } from './request-body.ts';
+export { requestIdFrom } from './request-id.ts';
+export { toUpstreamPath } from './target-path.ts';
+export { createUpstreamPool, upstreamBasePath } from './upstream.ts';

@@ -1,0 +1,10 @@
+export { type BackoffOptions, backoffDelay, parseRetryAfter } from './backoff.ts';
+export {
+  type Admission,
+  BreakerState,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+} from './circuit-breaker.ts';
+export { type Clock, type Random, systemClock } from './clock.ts';
+export { ModelPolicies, type ModelPoliciesOptions, type ModelPolicy } from './model-policies.ts';
+export { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';

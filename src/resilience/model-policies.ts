@@ -1,0 +1,64 @@
+import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import type { Clock, Random } from './clock.ts';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+
+/** The resilience state kept for one requested model. */
+export interface ModelPolicy {
+  readonly breaker: CircuitBreaker;
+  readonly budget: RetryBudget;
+}
+
+export interface ModelPoliciesOptions {
+  breaker: CircuitBreakerOptions;
+  budget: RetryBudgetOptions;
+  /** Most models tracked at once; the model name is client-controlled and must not grow memory. */
+  maxModels: number;
+  clock: Clock;
+  random: Random;
+  /** Called on every breaker transition, for metrics and logs. */
+  onBreakerState?: (model: string, state: BreakerState) => void;
+}
+
+/**
+ * One breaker and one retry budget per requested model, so a dead model never slows the other.
+ * Bounded: when `maxModels` are tracked, policies that hold no state (closed breaker, empty
+ * budget window) are forgotten; if none can be, the request gets a fresh policy that is not kept.
+ */
+export class ModelPolicies {
+  readonly #options: ModelPoliciesOptions;
+  readonly #policies = new Map<string, ModelPolicy>();
+
+  constructor(options: ModelPoliciesOptions) {
+    this.#options = options;
+  }
+
+  /** The policy for `model`, created on first use. */
+  get(model: string): ModelPolicy {
+    const known = this.#policies.get(model);
+    if (known) return known;
+    const policy = this.#create(model);
+    if (this.#policies.size >= this.#options.maxModels) this.#sweep();
+    if (this.#policies.size < this.#options.maxModels) this.#policies.set(model, policy);
+    return policy;
+  }
+
+  /** Models currently tracked (for tests and the admin view). */
+  get size(): number {
+    return this.#policies.size;
+  }
+
+  #create(model: string): ModelPolicy {
+    const { clock, random, onBreakerState } = this.#options;
+    const notify = onBreakerState ? (state: BreakerState) => onBreakerState(model, state) : undefined;
+    return {
+      breaker: new CircuitBreaker(this.#options.breaker, clock, random, notify),
+      budget: new RetryBudget(this.#options.budget, clock),
+    };
+  }
+
+  #sweep(): void {
+    for (const [model, policy] of this.#policies) {
+      if (policy.breaker.pristine && policy.budget.idle) this.#policies.delete(model);
+    }
+  }
+}

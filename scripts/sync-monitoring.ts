@@ -7,7 +7,7 @@
  *   node scripts/sync-monitoring.ts           rewrite the copies
  *   node scripts/sync-monitoring.ts --check   exit 1 and name the stale copies, write nothing
  *
- * test/monitoring-sync.test.ts fails when a committed copy differs from what this renders.
+ * test/monitoring-kit.test.ts fails when a committed copy differs from what this renders.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ export const DASHBOARD_COPY = 'deploy/components/monitoring/backstop.json';
 
 const GENERATED = (source: string) =>
   `# Generated from ${source} by scripts/sync-monitoring.ts: edit the source, then run\n` +
-  '# `node scripts/sync-monitoring.ts`. test/monitoring-sync.test.ts fails when this copy drifts.\n';
+  '# `node scripts/sync-monitoring.ts`. test/monitoring-kit.test.ts fails when this copy drifts.\n';
 
 /**
  * Wraps the plain rule file's groups in a prometheus-operator PrometheusRule resource. The groups

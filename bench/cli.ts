@@ -1,0 +1,87 @@
+/**
+ * `npm run bench -- [options]`: runs the scenarios, prints a console summary, and writes
+ * report.md, report.json and report.html into the run's results folder. See bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createContext } from './context.ts';
+import { parseOptions, USAGE } from './options.ts';
+import { consoleSummary } from './report/console.ts';
+import { renderHtml } from './report/html.ts';
+import { renderJson } from './report/json.ts';
+import { renderMarkdown } from './report/markdown.ts';
+import type { RunReport } from './report/types.ts';
+import { outage } from './scenarios/outage.ts';
+import { overhead } from './scenarios/overhead.ts';
+import { quickValidation } from './scenarios/quick-validation.ts';
+import { streaming } from './scenarios/streaming.ts';
+import { sustained } from './scenarios/sustained.ts';
+import type { Scenario, ScenarioName, ScenarioResult } from './scenarios/types.ts';
+
+const RUNNERS: Record<ScenarioName, Scenario> = {
+  quick_validation: quickValidation,
+  streaming,
+  sustained,
+  overhead,
+  outage,
+};
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed === 'help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const opts = parsed;
+const startedAt = new Date();
+const label = opts.scenarios.length > 1 ? 'all' : (opts.scenarios[0] as string);
+const outDir = opts.out ?? join(RESULTS, `${startedAt.toISOString().replace(/[:.]/g, '-')}-${label}`);
+mkdirSync(outDir, { recursive: true });
+process.stdout.write(`bench: ${opts.scenarios.join(', ')} -> ${outDir}\n`);
+
+const results: ScenarioResult[] = [];
+let failed = false;
+for (const name of opts.scenarios) {
+  // A fresh context per scenario: each starts its own simulator and backstop, so one scenario's
+  // breaker state or peak RSS never leaks into the next.
+  const ctx = createContext(opts, outDir);
+  try {
+    const result = await RUNNERS[name](ctx);
+    results.push(result);
+    process.stdout.write(consoleSummary(result));
+  } catch (err) {
+    failed = true;
+    process.stderr.write(`bench: scenario ${name} failed: ${(err as Error).stack ?? err}\n`);
+  } finally {
+    await ctx.cleanup();
+  }
+}
+
+const cpu = cpus();
+const report: RunReport = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  options: opts,
+  environment: {
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+  },
+  scenarios: results,
+};
+writeFileSync(join(outDir, 'report.md'), renderMarkdown(report));
+writeFileSync(join(outDir, 'report.json'), renderJson(report));
+writeFileSync(join(outDir, 'report.html'), renderHtml(report));
+process.stdout.write(`\nbench: wrote ${join(outDir, 'report.md')}, report.json, report.html\n`);
+process.exit(failed ? 1 : 0);

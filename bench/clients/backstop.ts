@@ -1,0 +1,25 @@
+import type { Dispatcher } from 'undici';
+import { sendAttempt } from './attempt.ts';
+import { toSample } from './sample.ts';
+import type { PathClient, Workload } from './types.ts';
+
+/**
+ * One request to backstop, which retries upstream on our behalf. The attempt count is backstop's
+ * own `x-backstop-attempts` header; success is still checked here, independently of backstop's
+ * verdict, with the same test as the other paths.
+ */
+export function backstopClient(
+  dispatcher: Dispatcher,
+  baseUrl: string,
+  w: Workload,
+  clock: () => number,
+): PathClient {
+  return {
+    name: 'backstop',
+    async send(model, seq) {
+      const startMs = clock();
+      const attempt = await sendAttempt(dispatcher, baseUrl, model, seq, w);
+      return toSample('backstop', model, startMs, attempt, attempt, attempt.attemptsHeader ?? 1);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { type BenchOptions, SCENARIOS, type ScenarioName } from './scenarios/types.ts';
+
+/** The command line of `npm run bench`; `--help` prints this. */
+export const USAGE = `usage: npm run bench -- [options]
+
+  --scenario NAME      quick_validation | streaming | sustained | overhead | outage | all (default quick_validation)
+  --gateway URL        a real Pattern 2 gateway (default: the embedded simulator, started by the suite)
+  --backstop URL       an already running backstop in front of that gateway (default: the suite starts one)
+  --models A,B         models to send (default: microsoft/Phi-3-mini-4k-instruct,google/gemma-2b-it)
+  --requests N         requests per path (quick_validation, streaming; default 50)
+  --rate N             req/s (sustained, outage: per path; overhead: the fixed-rate step, default 500)
+  --duration S         seconds (sustained 30, outage 30, overhead 10 per step)
+  --concurrency N      in flight per path (default 10); overhead: connections at saturation (default 64)
+  --streams N          concurrent streams in the streaming scale run (default 2000)
+  --max-tokens N       default 15 (streaming: 50)
+  --api NAME           completions | chat (default completions, as the seed)
+  --seed N             simulator seed (default 42)
+  --time-scale X       embedded simulator timing: 1 = T4 (default), 0.01 = 100x faster
+  --loop-sleep-ms N    the client loop's sleep between attempts (default 2000, the seed's)
+  --timeout-ms N       per-attempt limit of the bench client (default 25000, the seed's curl --max-time)
+  --backstop-env K=V   extra environment for the backstop the suite starts (repeatable)
+  --no-profile         skip the CPU profile of backstop in the overhead scenario
+  --out DIR            write report.{md,json,html} here (default bench/results/<timestamp>-<scenario>/)
+`;
+
+const MODELS = ['microsoft/Phi-3-mini-4k-instruct', 'google/gemma-2b-it'];
+
+function num(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min)
+    throw new Error(`--${name} must be a number >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function url(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return new URL(value).toString().replace(/\/$/, '');
+  } catch {
+    throw new Error(`--${name} must be an absolute URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Parses argv (without node and the script); throws an Error whose message is the complaint. */
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      scenario: { type: 'string', default: 'quick_validation' },
+      gateway: { type: 'string' },
+      backstop: { type: 'string' },
+      models: { type: 'string' },
+      requests: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      concurrency: { type: 'string' },
+      streams: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      api: { type: 'string', default: 'completions' },
+      seed: { type: 'string' },
+      'time-scale': { type: 'string' },
+      'loop-sleep-ms': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      'backstop-env': { type: 'string', multiple: true },
+      'no-profile': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const scenario = values.scenario as string;
+  let scenarios: ScenarioName[];
+  if (scenario === 'all') scenarios = [...SCENARIOS];
+  else if ((SCENARIOS as readonly string[]).includes(scenario)) scenarios = [scenario as ScenarioName];
+  else
+    throw new Error(
+      `--scenario must be one of ${SCENARIOS.join(', ')}, all; got ${JSON.stringify(scenario)}`,
+    );
+  if (values.api !== 'completions' && values.api !== 'chat')
+    throw new Error('--api must be completions or chat');
+  const backstopEnv: Record<string, string> = {};
+  for (const pair of values['backstop-env'] ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new Error(`--backstop-env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    backstopEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const models = (values.models ?? MODELS.join(','))
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  if (models.length === 0) throw new Error('--models needs at least one model');
+  return {
+    scenarios,
+    gateway: url('gateway', values.gateway),
+    backstop: url('backstop', values.backstop),
+    models,
+    requests: num('requests', values.requests, 1),
+    rate: num('rate', values.rate, 0.1),
+    durationS: num('duration', values.duration, 0.1),
+    concurrency: num('concurrency', values.concurrency, 1),
+    seed: num('seed', values.seed, 0) ?? 42,
+    out: values.out,
+    timeScale: num('time-scale', values['time-scale'], 0) ?? 1,
+    loopSleepMs: num('loop-sleep-ms', values['loop-sleep-ms'], 0) ?? 2000,
+    streams: num('streams', values.streams, 1) ?? 2000,
+    maxTokens: num('max-tokens', values['max-tokens'], 1),
+    api: values.api,
+    timeoutMs: num('timeout-ms', values['timeout-ms'], 1) ?? 25_000,
+    profile: !values['no-profile'],
+    backstopEnv,
+  };
+}

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * CPU and memory of local processes read from /proc, so backstop's cost is measured from outside,
+ * whether or not it exports metrics, and nginx's the same way.
+ */
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User + system CPU seconds a process has used so far (/proc/<pid>/stat fields 14 and 15). */
+export function cpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' don't.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
+/** Current and peak resident set size in bytes (VmRSS and VmHWM of /proc/<pid>/status). */
+export function memory(pid: number): { rssBytes: number; peakBytes: number } | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM') };
+}
+
+/** Direct children of `pid` (nginx's workers), from /proc/<pid>/task/<pid>/children. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU used and peak RSS over one measured window. */
+export interface Usage {
+  cpuSeconds: number;
+  /** Highest summed RSS seen in a sample, or VmHWM when that is higher (a spike between samples). */
+  peakRssBytes: number;
+}
+
+/**
+ * Starts measuring the processes `pids()` names (re-read each sample, so workers that appear are
+ * counted) until `stop()`. RSS is sampled every `intervalMs`; CPU is the difference of totals.
+ */
+export function startMeter(pids: () => number[], intervalMs = 200): { stop(): Usage } {
+  const baseCpu = new Map<number, number>();
+  const lastCpu = new Map<number, number>();
+  let peak = 0;
+  const sample = () => {
+    let rss = 0;
+    for (const pid of pids()) {
+      const cpu = cpuSeconds(pid);
+      if (cpu !== undefined) {
+        if (!baseCpu.has(pid)) baseCpu.set(pid, cpu);
+        lastCpu.set(pid, cpu);
+      }
+      const mem = memory(pid);
+      if (mem) {
+        rss += mem.rssBytes;
+        // VmHWM is a lifetime peak: only trusted for a single process started for this run.
+        if (pids().length === 1) peak = Math.max(peak, mem.peakBytes);
+      }
+    }
+    peak = Math.max(peak, rss);
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      let cpu = 0;
+      for (const [pid, last] of lastCpu) cpu += last - (baseCpu.get(pid) ?? last);
+      return { cpuSeconds: cpu, peakRssBytes: peak };
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { PathModelStats } from '../aggregate.ts';
+
+/** Number formatting shared by the markdown, console and HTML writers. */
+
+/** Milliseconds as the seed printed them: whole ms above 100, more digits below; `-` when absent. */
+export function fmtMs(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  if (value >= 100) return `${value.toFixed(0)}ms`;
+  if (value >= 10) return `${value.toFixed(1)}ms`;
+  return `${value.toFixed(2)}ms`;
+}
+
+export function fmtPct(value: number): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : '-';
+}
+
+export function fmtNum(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+/** `microsoft/Phi-3-mini-4k-instruct` -> `Phi-3-mini-4k-instruct`. */
+export function shortModel(model: string): string {
+  return model.slice(model.lastIndexOf('/') + 1);
+}
+
+/** A target verdict for people: met, missed, or not measured here. */
+export function verdict(met: boolean | null): string {
+  return met === null ? '— not measured' : met ? '✓ MET' : '✗ MISSED';
+}
+
+/** The per-path row of a model's table, same columns everywhere. */
+export const PATH_COLUMNS = [
+  'Path',
+  'Success',
+  'Attempts mean',
+  'Attempts max',
+  'TTFT mean',
+  'TTFT p50',
+  'TTFT p95',
+  'TTFT p99',
+  'E2E p95',
+  'TPOT mean',
+  'TPOT p95',
+  'Tokens/req',
+  'req/s',
+];
+
+export function pathRow(s: PathModelStats): string[] {
+  return [
+    s.path,
+    `${fmtPct(s.successRate)} (${s.succeeded}/${s.requests})`,
+    fmtNum(s.attemptsMean),
+    String(s.attemptsMax),
+    fmtMs(s.ttft.mean),
+    fmtMs(s.ttft.p50),
+    fmtMs(s.ttft.p95),
+    fmtMs(s.ttft.p99),
+    fmtMs(s.e2e.p95),
+    s.tpot.count ? fmtMs(s.tpot.mean) : 'n/a',
+    s.tpot.count ? fmtMs(s.tpot.p95) : 'n/a',
+    fmtNum(s.tokensMean),
+    fmtNum(s.reqPerSec, 2),
+  ];
+}
+
+/** Models in first-seen order. */
+export function modelsOf(stats: readonly PathModelStats[]): string[] {
+  return [...new Set(stats.map((s) => s.model))];
+}

@@ -1,0 +1,10 @@
+import type { BenchOptions, ScenarioResult } from '../scenarios/types.ts';
+
+/** Everything one `npm run bench` produced: what report.json holds and every writer reads. */
+export interface RunReport {
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  environment: { node: string; platform: string; cpus: number; cpuModel: string; memoryGb: number };
+  scenarios: ScenarioResult[];
+}

@@ -1,0 +1,90 @@
+import { aggregate } from '../aggregate.ts';
+import { backstopClient } from '../clients/backstop.ts';
+import { clientLoop } from '../clients/client-loop.ts';
+import { directClient } from '../clients/direct.ts';
+import type { Workload } from '../clients/types.ts';
+import { startMeter } from '../proc-meter.ts';
+import { findings, usageOf } from './findings.ts';
+import { runClosedPhase } from './phase.ts';
+import { retryTax } from './retry-tax.ts';
+import type { RunContext, ScenarioResult } from './types.ts';
+
+/**
+ * The seed's test: 50 non-streaming requests, 25 per model, max_tokens 15, through each path.
+ * The seed ran requests one after another; at 2 s per attempt and 2 s loop sleeps that takes
+ * minutes, so each path keeps `concurrency` (default 10) requests in flight and the three paths
+ * run at once. The simulator draws its EPP view per request, so concurrency changes no odds, and
+ * its T4 latency profile is per request too (no batching model), so it changes no timing either.
+ * On the embedded simulator a second phase repeats `direct` with flapping off: the reference for
+ * the retry tax.
+ */
+export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> {
+  const { opts } = ctx;
+  const requests = opts.requests ?? 50;
+  const concurrency = opts.concurrency ?? 10;
+  const w: Workload = {
+    api: opts.api,
+    maxTokens: opts.maxTokens ?? 15,
+    stream: false,
+    timeoutMs: opts.timeoutMs,
+  };
+  const gw = await ctx.gateway({ seed: opts.seed, timeScale: opts.timeScale });
+  const bs = await ctx.backstop(gw.url);
+  const loop = { maxAttempts: 10, sleepMs: opts.loopSleepMs };
+  const t0 = ctx.now();
+
+  const meter = bs.pid ? startMeter(() => [bs.pid as number]) : undefined;
+  const samples = await runClosedPhase(ctx, 'quick_validation', {
+    clients: [
+      directClient(ctx.dispatcher, gw.url, w, ctx.now),
+      clientLoop(ctx.dispatcher, gw.url, w, ctx.now, loop),
+      backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
+    ],
+    requests,
+    concurrency,
+    models: opts.models,
+  });
+  const usage = meter?.stop();
+
+  if (gw.sim) {
+    await gw.sim.setFaults({ flapping: false });
+    const reference = await runClosedPhase(ctx, 'reference (flapping off)', {
+      clients: [directClient(ctx.dispatcher, gw.url, w, ctx.now, 'reference')],
+      requests,
+      concurrency,
+      models: opts.models,
+    });
+    await gw.sim.setFaults({ flapping: true });
+    samples.push(...reference);
+  }
+
+  const stats = aggregate(samples);
+  const tax = retryTax(stats, opts.models, gw.sim ? 'reference' : 'direct');
+  const backstopRequests = samples.filter((s) => s.path === 'backstop').length;
+  return {
+    name: 'quick_validation',
+    title: 'Quick validation (the seed test)',
+    summary:
+      `${requests} non-streaming requests per path (${Math.ceil(requests / opts.models.length)} per model), ` +
+      `max_tokens ${w.maxTokens}, ${concurrency} in flight per path, the three paths at once against ` +
+      `${gw.sim ? `the embedded simulator (seed ${opts.seed}, time scale ${opts.timeScale})` : gw.url}. ` +
+      `client-loop: check model, sleep ${opts.loopSleepMs} ms, up to 10 attempts.`,
+    config: {
+      requests,
+      concurrency,
+      maxTokens: w.maxTokens,
+      gateway: gw.sim ? 'embedded simulator' : gw.url,
+      seed: opts.seed,
+      timeScale: opts.timeScale,
+      loopSleepMs: opts.loopSleepMs,
+    },
+    wallMs: ctx.now() - t0,
+    stats,
+    samples,
+    ratios: tax.ratios,
+    targets: tax.targets,
+    tables: [],
+    findings: findings(stats),
+    ...(usage ? { backstopUsage: usageOf(usage, backstopRequests) } : {}),
+  };
+}

@@ -75,6 +75,16 @@ export class Exchange {
     this.res.end(body);
   }
 
+  /**
+   * Closes the connection mid-body on purpose (a fault). A FIN, not an RST: bytes already written
+   * must reach the client, and an RST can make the client's kernel discard unread data.
+   */
+  cut(): void {
+    this.#intentional = true;
+    this.res.socket?.destroy();
+    this.res.destroy();
+  }
+
   /** Destroys the socket on purpose (a fault), which the client sees as a connection reset. */
   reset(): void {
     this.#intentional = true;

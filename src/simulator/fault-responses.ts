@@ -67,13 +67,15 @@ export function respondWithFault(fault: FaultName, input: FaultInput): void {
       ex.outcome('no_healthy_upstream');
       ex.after(gateway, () => ex.send(503, { 'content-type': TEXT }, NO_HEALTHY_UPSTREAM_BODY));
       return;
-    case 'garbageJson':
-      // Starts like a correct answer (right model and all) and stops: a regex "verifier" is fooled, JSON.parse is not.
+    case 'garbageJson': {
+      // Starts like a correct answer (right model and all) and stops inside `choices`: a regex
+      // "verifier" is fooled, JSON.parse is not.
       ex.outcome('garbage_json');
-      ex.after(scaled.json, () =>
-        ex.send(200, { 'content-type': JSON_TYPE }, completionJson(g).slice(0, 60 + g.model.length)),
-      );
+      const body = completionJson(g);
+      const garbage = body.slice(0, body.indexOf('"choices"') + 20);
+      ex.after(scaled.json, () => ex.send(200, { 'content-type': JSON_TYPE }, garbage));
       return;
+    }
     case 'oversizedJson': {
       ex.outcome('oversized_json');
       const { head, tail } = completionJsonAround(g);
@@ -95,12 +97,12 @@ export function respondWithFault(fault: FaultName, input: FaultInput): void {
       if (input.request.stream) {
         startStream(ex, style);
         const first = sseFrames(g, false, style.eol)[0] ?? '';
-        ex.after(scaled.ttft, () => ex.res.write(first, () => ex.reset()));
+        ex.after(scaled.ttft, () => ex.res.write(first, () => ex.cut()));
       } else {
         const body = completionJson(g);
         ex.after(scaled.json, () => {
           ex.res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
-          ex.res.write(body.slice(0, body.length >> 1), () => ex.reset());
+          ex.res.write(body.slice(0, body.length >> 1), () => ex.cut());
         });
       }
       return;

@@ -169,13 +169,20 @@ function driveLoad(url: string, workers: { model: string; pauseMs: number }[], m
   const loops = workers.map(async ({ model, pauseMs }) => {
     while (!stopped && sent < maxRequests) {
       const stream = sent++ % 4 === 0;
-      const res = await fetch(`${url}/v1/completions`, {
+      // Bounded: a hung request ends after 10 s and counts as status 0 rather than stalling after().
+      const status = await fetch(`${url}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model, prompt: 'Say hello', max_tokens: 4, stream }),
-      });
-      await res.arrayBuffer();
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        signal: AbortSignal.timeout(10_000),
+      }).then(
+        async (res) => {
+          await res.arrayBuffer();
+          return res.status;
+        },
+        () => 0,
+      );
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
       await sleep(pauseMs);
     }
   });

@@ -196,7 +196,8 @@ function setEnv(pod: PodOf, name: string, value: string) {
 }
 
 function setConfig(objects: K8sObject[], key: string, value: string) {
-  const map = objects.find((o) => o.kind === 'ConfigMap');
+  const name = backstopContainers(objects)[0]?.container.envFrom?.[0]?.configMapRef?.name;
+  const map = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
   assert.ok(map);
   (map.data as Record<string, string>)[key] = value;
 }

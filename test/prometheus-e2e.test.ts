@@ -188,9 +188,6 @@ function driveLoad(url: string, workers: { model: string; pauseMs: number }[], m
   });
   return {
     statuses,
-    get sent() {
-      return sent;
-    },
     async stop() {
       stopped = true;
       await Promise.all(loops);

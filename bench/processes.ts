@@ -121,8 +121,13 @@ export async function startBackstop(
     stderr = (stderr + chunk).slice(-4000);
   });
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`backstop did not log "listening" within 15 s: ${stderr}`)), 15_000);
-    child.once('exit', (code) => reject(new Error(`backstop exited with ${code} before listening: ${stderr}`)));
+    const timer = setTimeout(
+      () => reject(new Error(`backstop did not log "listening" within 15 s: ${stderr}`)),
+      15_000,
+    );
+    child.once('exit', (code) =>
+      reject(new Error(`backstop exited with ${code} before listening: ${stderr}`)),
+    );
     let buffer = '';
     const stdout = child.stdout as NodeJS.ReadableStream;
     stdout.setEncoding('utf8');

@@ -30,7 +30,11 @@ export function areaOf(url: string, functionName: string): string {
   if (url === '') {
     if (functionName === '(garbage collector)') return 'GC';
     if (functionName === '(idle)') return 'idle';
-    return 'native / program';
+    if (functionName === '(program)') return 'program (unattributed native)';
+    // libuv stream writes: response bytes to clients, request bytes upstream, log lines to stdout.
+    if (/^write(v|String|Buffer|Utf8String|Latin1String)?$/.test(functionName))
+      return 'native writes (sockets, pipes)';
+    return 'native (other)';
   }
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
   if (pkg) return pkg;

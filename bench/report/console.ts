@@ -37,7 +37,7 @@ export function progressLine(
       }
     },
     end() {
-      const text = done ? line() : `${label}: done in ${((now() - t0) / 1000).toFixed(1)} s`;
+      const text = done ? `${line()}, done` : `${label}: done in ${((now() - t0) / 1000).toFixed(1)} s`;
       write(tty ? `\r${text}\x1b[K\n` : `  ${text}\n`);
     },
   };

@@ -55,7 +55,7 @@ export function findings(stats: readonly PathModelStats[]): string[] {
     if (loop.attemptsMean > 1.05 && Number.isFinite(loop.lastAttemptTtft.p95)) {
       out.push(
         `${short(bs.model)}: timed the seed's way (last attempt only) the client loop's TTFT p95 would read ` +
-          `${ms(loop.lastAttemptTtft.p95)}; the user waited ${ms(loop.ttft.p95)}. The seed's 1.99 s / 1.35 s left out the retries.`,
+          `${ms(loop.lastAttemptTtft.p95)}; the user waited ${ms(loop.ttft.p95)}. The seed's TTFT left out the retries.`,
       );
     }
   }

@@ -66,7 +66,7 @@ export async function streaming(ctx: RunContext): Promise<ScenarioResult> {
   if (scale) {
     ratios.push(...scale.ratios);
     targets.push(...scale.targets);
-    tables.push(scale.table);
+    tables.push(...scale.tables);
   } else {
     tables.push({
       title: 'Streaming scale',
@@ -136,13 +136,31 @@ async function scaleRun(ctx: RunContext) {
   const run = (label: string, client: ReturnType<typeof directClient>) =>
     runOpenPhase(ctx, label, { clients: [client], models: [model] }, rate, SCALE.tpotMs);
 
-  const direct = await run(`scale: ${n} streams direct`, directClient(ctx.dispatcher, gw.url, w, ctx.now));
-  const meter = bs.pid ? startMeter(() => [bs.pid as number], 100) : undefined;
-  const viaBackstop = await run(
-    `scale: ${n} streams via backstop`,
-    backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
+  const simPid = (gw.sim as NonNullable<typeof gw.sim>).pid;
+  const cpuOf = async (fn: () => Promise<RequestSample[]>) => {
+    const sim = startMeter(() => [simPid], 100);
+    const relay = bs.pid ? startMeter(() => [bs.pid as number], 100) : undefined;
+    const self = process.cpuUsage();
+    const t = ctx.now();
+    const samples = await fn();
+    const used = process.cpuUsage(self);
+    return {
+      samples,
+      wallS: (ctx.now() - t) / 1000,
+      clientCpuS: (used.user + used.system) / 1e6,
+      simCpuS: sim.stop().cpuSeconds,
+      relay: relay?.stop(),
+    };
+  };
+  const directRun = await cpuOf(() =>
+    run(`scale: ${n} streams direct`, directClient(ctx.dispatcher, gw.url, w, ctx.now)),
   );
-  const usage = meter?.stop();
+  const backstopRun = await cpuOf(() =>
+    run(`scale: ${n} streams via backstop`, backstopClient(ctx.dispatcher, bs.url, w, ctx.now)),
+  );
+  const direct = directRun.samples;
+  const viaBackstop = backstopRun.samples;
+  const usage = backstopRun.relay;
 
   const lost = (list: RequestSample[]) => list.filter((s) => !s.ok || s.tokens < SCALE.tokens).length;
   const itl = (list: RequestSample[]) => summarize(list.flatMap((s) => s.itlMs));
@@ -192,6 +210,22 @@ async function scaleRun(ctx: RunContext) {
     ],
     note: 'Both runs in the same process tree on the same 2 cores; "added" figures are backstop minus direct.',
   };
+  const cpuTable: Table = {
+    title: 'Streaming scale: CPU seconds by process (where the time goes)',
+    columns: ['run', 'wall s', 'bench client CPU s', 'simulator CPU s', 'backstop CPU s', 'CPU s per wall s'],
+    rows: [directRun, backstopRun].map((r, i) => {
+      const relayS = r.relay?.cpuSeconds ?? 0;
+      return [
+        i === 0 ? 'direct' : 'backstop',
+        r.wallS.toFixed(2),
+        r.clientCpuS.toFixed(2),
+        r.simCpuS.toFixed(2),
+        i === 0 ? '-' : relayS.toFixed(2),
+        ((r.clientCpuS + r.simCpuS + relayS) / r.wallS).toFixed(2),
+      ];
+    }),
+    note: `${n} streams x ${SCALE.tokens} tokens is ${(n * SCALE.tokens).toLocaleString('en')} SSE events per run. A "CPU s per wall s" near the core count means the machine, not backstop alone, sets the inter-token latency.`,
+  };
   const targets: Target[] = [
     {
       name: 'Streams lost',
@@ -225,7 +259,7 @@ async function scaleRun(ctx: RunContext) {
     },
   ];
   return {
-    table,
+    tables: [table, cpuTable],
     targets,
     ratios,
     usage: usage ? usageOf(usage, viaBackstop.length) : undefined,

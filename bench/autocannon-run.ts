@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { type Summary, summarize } from './stats.ts';
+import { cdfPoints, type Summary, summarize } from './stats.ts';
 
 /** One autocannon load run against a completions endpoint, both models alternating per connection. */
 export interface LoadSpec {
@@ -26,6 +26,8 @@ export interface LoadResult {
    * stores whole milliseconds, too coarse for a 0.5 ms bar.
    */
   latency: Summary;
+  /** The kept latencies as CDF points (empty unless `keepLatencies`). */
+  cdf: Array<[number, number]>;
 }
 
 /** Runs autocannon and resolves with its counts and, if asked, exact latency percentiles. */
@@ -55,6 +57,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
           durationS,
           reqPerSec: result['2xx'] / durationS,
           latency: summarize(latencies),
+          cdf: cdfPoints(latencies),
         });
       },
     );

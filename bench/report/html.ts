@@ -28,6 +28,16 @@ const slug = (text: string) =>
 
 /** The three charts of a path comparison; ids are `chart-<kind>-<scenario>[-<model>]`. */
 export function scenarioCharts(s: ScenarioResult): string[] {
+  if (s.latencyCdf) {
+    return [
+      cdfChart(
+        `chart-cdf-${slug(s.name)}`,
+        s.latencyCdf.title,
+        'latency (ms)',
+        s.latencyCdf.series.map((x) => ({ name: x.path, color: color(x.path), points: x.points })),
+      ),
+    ];
+  }
   if (s.samples.length === 0) return [];
   const charts: string[] = [];
   const paths = [...new Set(s.samples.map((x) => x.path))];

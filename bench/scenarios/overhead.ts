@@ -118,6 +118,10 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     tables,
     findings,
     ...(profile ? { profile } : {}),
+    latencyCdf: {
+      title: `Latency CDF at ${rate} req/s (non-streaming, zero-latency simulator)`,
+      series: [...results].map(([path, m]) => ({ path, points: m.fixed?.cdf ?? [] })),
+    },
   };
 }
 

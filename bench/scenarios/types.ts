@@ -106,6 +106,8 @@ export interface ScenarioResult {
   findings: string[];
   backstopUsage?: Usage & { requests: number; cpuUsPerRequest: number };
   profile?: ProfileSummary;
+  /** A latency CDF from load runs without per-request samples (overhead): per path, (ms, fraction). */
+  latencyCdf?: { title: string; series: Array<{ path: string; points: Array<[number, number]> }> };
   skipped?: string;
 }
 

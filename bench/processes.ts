@@ -39,7 +39,10 @@ export async function startSim(options: SimOptions, timeoutMs = 15_000): Promise
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('simulator did not start within 15 s')), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('simulator did not start within 15 s'));
+    }, timeoutMs);
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code} before it was ready`)));
     child.on(
       'message',
@@ -121,10 +124,11 @@ export async function startBackstop(
     stderr = (stderr + chunk).slice(-4000);
   });
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`backstop did not log "listening" within 15 s: ${stderr}`)),
-      15_000,
-    );
+    const timer = setTimeout(() => {
+      // Never leave a half-started backstop behind: it would outlive the run.
+      child.kill('SIGKILL');
+      reject(new Error(`backstop did not log "listening" within 15 s: ${stderr}`));
+    }, 15_000);
     child.once('exit', (code) =>
       reject(new Error(`backstop exited with ${code} before listening: ${stderr}`)),
     );

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createAdminApp } from './admin/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
 import { createLogger, createLogObserver, Metrics } from './observe/index.ts';
 import { createUpstreamPool } from './proxy/index.ts';
@@ -79,6 +80,7 @@ const proxy = createAdaptorServer({
   },
 }) as Server;
 proxy.maxConnections = config.maxConnections;
+const connections = new ConnectionTracker(proxy);
 
 let ready = true;
 const admin = createAdaptorServer({
@@ -97,6 +99,7 @@ installShutdown({
   delayMs: config.shutdownDelayMs,
   graceMs: config.shutdownGraceMs,
   proxy,
+  connections,
   admin,
   markDraining: () => {
     ready = false;

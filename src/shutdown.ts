@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionTracker } from './connection-tracker.ts';
 
 export interface DrainOptions {
   /** Keep accepting new connections this long after the signal (endpoint removal lag). */
@@ -7,6 +8,8 @@ export interface DrainOptions {
   /** Then give in-flight requests and streams this long to finish. */
   graceMs: number;
   proxy: Server;
+  /** The proxy's connections, to end keep-alive ones as they go idle. */
+  connections: ConnectionTracker;
   admin: Server;
   /** Called first: `/readyz` must answer 503 from now on. */
   markDraining: () => void;
@@ -19,7 +22,7 @@ export interface DrainOptions {
 /**
  * Graceful shutdown on SIGTERM/SIGINT, in Kubernetes order: readiness fails at once; new
  * connections are still served for SHUTDOWN_DELAY_MS while the endpoint is removed from Services;
- * then the listener closes, idle keep-alive connections are closed as they go idle, and in-flight
+ * then the listener closes, keep-alive connections are closed as they go idle, and in-flight
  * requests get up to SHUTDOWN_GRACE_MS to finish. A second signal exits at once.
  */
 export function installShutdown(options: DrainOptions): void {
@@ -46,15 +49,12 @@ async function drain(options: DrainOptions): Promise<void> {
   if (options.delayMs > 0) await sleep(options.delayMs);
   const { proxy } = options;
   const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
-  // Keep-alive connections become idle when their last response ends; close them as they do.
-  proxy.closeIdleConnections();
-  const sweeper = setInterval(() => proxy.closeIdleConnections(), 50);
+  options.connections.drain();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<'expired'>((resolve) => {
     timer = setTimeout(() => resolve('expired'), options.graceMs);
   });
   const result = await Promise.race([closed.then(() => 'drained' as const), expired]);
-  clearInterval(sweeper);
   clearTimeout(timer);
   if (result === 'expired') {
     options.log('grace period over: closing remaining connections');

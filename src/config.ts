@@ -6,22 +6,26 @@ import { z } from 'zod';
  * Names and defaults are public interface: the README's configuration table documents each one.
  */
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const expected = `an integer between ${min} and ${max}`;
+  return z
     .string()
     .trim()
-    .regex(/^\d+$/, `an integer between ${min} and ${max}`)
+    .regex(/^\d+$/, expected)
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+    .pipe(z.number().int().min(min, expected).max(max, expected));
+};
 
 const ratio = z
   .string()
   .trim()
   .regex(/^\d+(\.\d+)?$/, 'a non-negative number')
   .transform(Number)
-  .pipe(z.number().min(0).max(1000));
+  .pipe(z.number().min(0).max(1000, 'a non-negative number up to 1000'));
 
 const port = int(0, 65535);
+
+const URL_EXPECTED = 'an absolute http:// or https:// URL without query, fragment or credentials';
 
 const upstreamUrl = z
   .string()
@@ -31,14 +35,11 @@ const upstreamUrl = z
     try {
       url = new URL(value);
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'an absolute http:// or https:// URL' });
+      ctx.addIssue({ code: 'custom', message: URL_EXPECTED });
       return z.NEVER;
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'an http:// or https:// URL without query, fragment or credentials',
-      });
+      ctx.addIssue({ code: 'custom', message: URL_EXPECTED });
       return z.NEVER;
     }
     return url;
@@ -164,7 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const key = String(issue?.path[0] ?? 'environment');
     const value = input[key];
     const shown = value === undefined ? ' is not set' : `=${JSON.stringify(value)} is invalid`;
-    const expected = issue?.code === 'invalid_type' ? 'a value' : (issue?.message ?? 'a valid value');
+    const expected =
+      key === 'UPSTREAM_URL' && value === undefined
+        ? "the gateway's base URL, e.g. http://gateway.llm-d.svc"
+        : (issue?.message ?? 'a valid value');
     throw new ConfigError(`${key}${shown}: expected ${expected}`);
   }
   const e = parsed.data;

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { StreamTail } from './stream-tail.ts';
+import { toUpstreamPath } from './target-path.ts';
+import { classifyUpstreamError } from './upstream-error.ts';
+
+test('paths: only /v1 under the upstream base path, query kept', () => {
+  assert.equal(toUpstreamPath('/v1/chat/completions', ''), '/v1/chat/completions');
+  assert.equal(toUpstreamPath('/v1/models?x=1&y=%20', '/gw'), '/gw/v1/models?x=1&y=%20');
+  assert.equal(toUpstreamPath('/v1', ''), '/v1');
+  assert.equal(
+    toUpstreamPath('http://evil.example/v1/models', ''),
+    '/v1/models',
+    'absolute-form: authority ignored',
+  );
+});
+
+test('paths: dot segments, encoded separators and other roots are refused', () => {
+  for (const target of [
+    '/v1/../admin',
+    '/v1/./models',
+    '/v1/%2e%2e/admin',
+    '/v1/%2E%2E/admin',
+    '/v1/models%2f..%2fadmin',
+    '/v1/x%5cy',
+    '/v1/x%00',
+    '/v1//models',
+    '/v2/models',
+    '/v1x',
+    '/',
+    '*',
+    'http://evil.example',
+    '/v1/mod els',
+    '/v1\\..\\admin',
+  ]) {
+    assert.equal(toUpstreamPath(target, ''), undefined, target);
+  }
+});
+
+test('request headers: hop-by-hop and Connection-listed ones dropped, Authorization kept, request id set', () => {
+  const out = upstreamRequestHeaders(
+    {
+      authorization: 'Bearer sk-1',
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'secret',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      te: 'trailers',
+      upgrade: 'h2c',
+      expect: '100-continue',
+      host: 'backstop:8080',
+      'content-length': '12',
+      'proxy-authorization': 'Basic x',
+      'x-request-id': 'client-given',
+      'content-type': 'application/json',
+      'openai-organization': 'org',
+    },
+    'rid-1',
+  );
+  assert.deepEqual(out, {
+    authorization: 'Bearer sk-1',
+    'content-type': 'application/json',
+    'openai-organization': 'org',
+    'x-request-id': 'rid-1',
+  });
+});
+
+test('response headers: end-to-end ones kept, backstop’s own added', () => {
+  const out = clientResponseHeaders(
+    {
+      'content-type': 'text/event-stream',
+      'content-length': '10',
+      connection: 'close, x-hop',
+      'x-hop': '1',
+      'transfer-encoding': 'chunked',
+      'x-ratelimit-remaining': '9',
+      'x-backstop-attempts': '99',
+    },
+    'rid',
+    3,
+    true,
+  );
+  assert.deepEqual(out, {
+    'content-type': 'text/event-stream',
+    'x-ratelimit-remaining': '9',
+    'x-request-id': 'rid',
+    'x-backstop-attempts': 3,
+  });
+});
+
+test('stream tail: tells a finished stream from a cut one, across tiny chunks', () => {
+  const done = new StreamTail();
+  for (const c of ['data: {"a":1}\n\n', 'data: [DO', 'NE]', '\n', '\n']) done.push(Buffer.from(c));
+  assert.equal(done.done, true);
+  assert.equal(done.eventBreak, '');
+  const crlf = new StreamTail();
+  crlf.push(Buffer.from(`data: ${'x'.repeat(40)}\r\n\r\ndata: [DONE]\r\n\r\n`));
+  assert.equal(crlf.done, true);
+  const cut = new StreamTail();
+  cut.push(Buffer.from('data: {"a":1}\n\ndata: {"b"'));
+  assert.equal(cut.done, false);
+  assert.equal(cut.eventBreak, '\n\n');
+  const between = new StreamTail();
+  between.push(Buffer.from('data: {"a":1}\n\n'));
+  assert.equal(between.done, false);
+  assert.equal(between.eventBreak, '');
+});
+
+test('upstream errors are classified by code, never by message', () => {
+  assert.equal(
+    classifyUpstreamError({ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'connect refused' }),
+    'timeout',
+  );
+  assert.equal(classifyUpstreamError({ code: 'UND_ERR_BODY_TIMEOUT' }), 'timeout');
+  assert.equal(classifyUpstreamError({ code: 'ECONNREFUSED', message: 'timeout' }), 'connect_error');
+  assert.equal(classifyUpstreamError({ code: 'UND_ERR_SOCKET' }), 'connect_error');
+  assert.equal(classifyUpstreamError({ code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' }), 'invalid_response');
+  assert.equal(classifyUpstreamError(new Error('whatever')), 'connect_error');
+});

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BreakerState } from './circuit-breaker.ts';
+import { ModelPolicies } from './model-policies.ts';
+
+function policies(maxModels: number) {
+  const clock = { t: 0, now: () => clock.t };
+  const events: [string, BreakerState][] = [];
+  const registry = new ModelPolicies({
+    breaker: { failureThreshold: 1, cooldownMs: 1000, maxCooldownMs: 1000 },
+    budget: { ratio: 1, minPerSec: 0 },
+    maxModels,
+    clock,
+    random: () => 0,
+    onBreakerState: (model, state) => events.push([model, state]),
+  });
+  return { registry, clock, events };
+}
+
+test('one breaker per model: a dead model does not open the other', () => {
+  const { registry, events } = policies(10);
+  const a = registry.get('a');
+  a.breaker.onFailure(a.breaker.admit());
+  assert.equal(registry.get('a').breaker.state, BreakerState.open);
+  assert.equal(registry.get('b').breaker.state, BreakerState.closed);
+  assert.deepEqual(events, [['a', BreakerState.open]]);
+});
+
+test('bounded: stateless policies are forgotten to make room, stateful ones kept', () => {
+  const { registry } = policies(2);
+  const open = registry.get('open');
+  open.breaker.onFailure(open.breaker.admit());
+  registry.get('idle');
+  registry.get('new');
+  assert.equal(registry.size, 2);
+  assert.equal(registry.get('open').breaker.state, BreakerState.open, 'the open breaker survived the sweep');
+});
+
+test('when nothing can be forgotten, a fresh policy serves the request without being kept', () => {
+  const { registry } = policies(1);
+  const open = registry.get('open');
+  open.breaker.onFailure(open.breaker.admit());
+  const other = registry.get('other');
+  assert.equal(other.breaker.state, BreakerState.closed);
+  assert.equal(registry.size, 1);
+});

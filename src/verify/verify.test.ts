@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { verifyJsonBody } from './json-body.ts';
+import { createModelMatcher } from './model-matcher.ts';
+import { namesRequestedModel } from './not-found-body.ts';
+import { SseFirstEventPeek } from './sse-first-event.ts';
+import { classifyStatus } from './status.ts';
+
+const exact = createModelMatcher(new Map());
+const phi = 'microsoft/Phi-3-mini-4k-instruct';
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+test('status: 2xx and 404 need the body; 429 and the gateway 5xx are retryable; the rest is the client’s', () => {
+  assert.equal(classifyStatus(200), 'verify');
+  assert.equal(classifyStatus(204), 'verify');
+  assert.equal(classifyStatus(404), 'not_found');
+  assert.equal(classifyStatus(429), 'rate_limited');
+  for (const s of [500, 502, 503, 504]) assert.equal(classifyStatus(s), 'upstream_5xx');
+  for (const s of [400, 401, 403, 405, 413, 422, 501, 301]) assert.equal(classifyStatus(s), 'client_error');
+});
+
+test('JSON body: the top-level model decides', () => {
+  assert.deepEqual(verifyJsonBody(json({ model: phi, choices: [] }), phi, exact), { result: 'ok' });
+  assert.deepEqual(verifyJsonBody(json({ model: 'google/gemma-2b-it' }), phi, exact), {
+    result: 'model_mismatch',
+    servedModel: 'google/gemma-2b-it',
+  });
+  assert.equal(verifyJsonBody(Buffer.from('{"model": "x", "cho'), phi, exact).result, 'invalid_response');
+  assert.equal(verifyJsonBody(json([{ model: phi }]), phi, exact).result, 'invalid_response');
+  assert.equal(verifyJsonBody(json({ choices: [] }), phi, exact).result, 'invalid_response');
+  assert.equal(verifyJsonBody(json({ data: { model: phi } }), phi, exact).result, 'invalid_response');
+});
+
+test('aliases: alias=served-name accepts the served name for the alias, nothing else', () => {
+  const matches = createModelMatcher(new Map([['phi3', [phi, 'phi3-lora']]]));
+  assert.equal(matches('phi3', phi), true);
+  assert.equal(matches('phi3', 'phi3-lora'), true);
+  assert.equal(matches('phi3', 'phi3'), true);
+  assert.equal(matches('phi3', 'google/gemma-2b-it'), false);
+  assert.equal(matches(phi, 'phi3'), false);
+  assert.equal(matches('phi3', undefined), false);
+});
+
+test('404 body: both vLLM shapes naming the model are routing misses; others are not', () => {
+  const nested = {
+    error: {
+      message: `The model \`${phi}\` does not exist.`,
+      type: 'NotFoundError',
+      param: 'model',
+      code: 404,
+    },
+  };
+  const flat = {
+    object: 'error',
+    message: `The model \`${phi}\` does not exist.`,
+    type: 'NotFoundError',
+    param: null,
+    code: 404,
+  };
+  assert.equal(namesRequestedModel(json(nested), phi), true);
+  assert.equal(namesRequestedModel(json(flat), phi), true);
+  assert.equal(namesRequestedModel(json(nested), 'google/gemma-2b-it'), false);
+  assert.equal(namesRequestedModel(json({ detail: 'Not Found' }), phi), false);
+  assert.equal(namesRequestedModel(Buffer.from('404 page not found'), phi), false);
+});
+
+function peek(chunks: string[], requested = phi) {
+  const p = new SseFirstEventPeek(requested, exact);
+  for (const chunk of chunks) {
+    const verdict = p.feed(Buffer.from(chunk));
+    if (verdict) return verdict;
+  }
+  return undefined;
+}
+
+const event = (value: unknown, eol = '\n') => `data: ${JSON.stringify(value)}${eol}${eol}`;
+
+test('SSE: the first data event decides, after comments, across split chunks and CRLF', () => {
+  assert.deepEqual(peek([event({ model: phi })]), { result: 'ok' });
+  assert.deepEqual(peek([': ping\n\n', ':\n\n', event({ model: phi })]), { result: 'ok' });
+  assert.deepEqual(peek(event({ model: phi }, '\r\n').split('')), { result: 'ok' });
+  assert.equal(peek([event({ model: 'other' })])?.result, 'model_mismatch');
+  assert.equal(peek(['data: {"model":', '"x"']), undefined, 'an incomplete event has no verdict yet');
+});
+
+test('SSE: a multi-byte character split across chunks decodes intact', () => {
+  const text = event({ model: 'modèle-é' });
+  const bytes = Buffer.from(text);
+  const cut = bytes.indexOf(0xc3) + 1;
+  const p = new SseFirstEventPeek('modèle-é', exact);
+  assert.equal(p.feed(bytes.subarray(0, cut)), undefined);
+  assert.deepEqual(p.feed(bytes.subarray(cut)), { result: 'ok' });
+});
+
+test('SSE: [DONE] first, non-JSON and in-band errors are failed attempts', () => {
+  assert.equal(peek(['data: [DONE]\n\n'])?.result, 'invalid_response');
+  assert.equal(peek(['data: hello\n\n'])?.result, 'invalid_response');
+  assert.equal(peek([event({ error: { message: 'boom', code: 500 } })])?.result, 'upstream_5xx');
+  assert.equal(peek([event({ error: { message: 'slow down', code: 429 } })])?.result, 'rate_limited');
+  const missing = {
+    error: { message: `The model \`${phi}\` does not exist.`, type: 'NotFoundError', code: 404 },
+  };
+  assert.equal(peek([event(missing)])?.result, 'model_not_found');
+  assert.equal(
+    peek([event({ error: { message: 'bad', type: 'BadRequestError', code: 400 } })])?.result,
+    'client_error',
+  );
+});

@@ -103,7 +103,13 @@ export class Metrics implements ProxyObserver {
     if (!this.#known.has(label)) {
       // Dashboards plot the breaker of every model seen, not only of those that ever tripped.
       this.#known.add(label);
-      if (label !== 'none') this.#circuit.set({ model: label }, 0);
+      if (label !== 'none') {
+        this.#circuit.set({ model: label }, 0);
+        // Exported at 0 from the model's first request: a counter series that only appears with
+        // its first increment hides that increment from increase(), so BackstopRetryBudgetExhausted
+        // would miss the first burst of refusals.
+        this.#budgetExhausted.inc({ model: label }, 0);
+      }
     }
     this.#inflight.inc({ model: label });
   }

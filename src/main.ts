@@ -6,7 +6,7 @@ import { createAdminApp } from './admin/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
-import { createLogger, createLogObserver, Metrics } from './observe/index.ts';
+import { createLoggers, createLogObserver, Metrics } from './observe/index.ts';
 import { createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, systemClock } from './resilience/index.ts';
 import { createProxyApp } from './server.ts';
@@ -40,7 +40,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 const config = configOrExit();
-const logger = createLogger(config.logLevel);
+const loggers = createLoggers(config.logLevel);
+const logger = loggers.requests;
 const version = readVersion();
 const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
 const observer = combineObservers([metrics, createLogObserver(logger)]);
@@ -93,7 +94,8 @@ const admin = createAdaptorServer({
 
 const port = await listen(proxy, config.port, config.host);
 const adminPort = await listen(admin, config.adminPort, config.adminHost);
-logger.info({ port, adminPort, upstream: config.upstreamUrl.href, version }, 'listening');
+loggers.lifecycle.info({ port, adminPort, upstream: config.upstreamUrl.href, version }, 'listening');
+loggers.flush();
 
 installShutdown({
   delayMs: config.shutdownDelayMs,
@@ -106,8 +108,8 @@ installShutdown({
   },
   release: async () => {
     await pool.close();
-    logger.flush();
+    loggers.flush();
   },
-  log: (message, fields) => logger.info(fields ?? {}, message),
+  log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),
   exit: (code) => process.exit(code),
 });

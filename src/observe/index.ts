@@ -1,4 +1,4 @@
 export { createLogObserver } from './log-observer.ts';
-export { createLogger, type Logger } from './logger.ts';
+export { createLoggers, type Logger, type Loggers } from './logger.ts';
 export { Metrics, type MetricsOptions } from './metrics.ts';
 export { ModelLabels } from './model-label.ts';

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadResult, runLoad } from '../autocannon-run.ts';
 import { findNginx, type NginxHandle, startNginx } from '../nginx.ts';
+import { runPacedLoad } from '../paced-load.ts';
 import { startMeter, type Usage } from '../proc-meter.ts';
 import { type BackstopHandle, startBackstop } from '../processes.ts';
 import { type ProfileSummary, readProfile } from '../profile.ts';
@@ -57,14 +58,13 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       const progress = ctx.progress(`overhead: ${relay.name} at ${rate} req/s for ${durationS} s`, 0);
       // A short warm-up so JIT and connection pools are hot for every path alike.
       await runLoad({ url: relay.url, models: opts.models, maxTokens, durationS: 1, connections: 8 });
-      const fixed = await runLoad({
+      const fixed = await runPacedLoad({
         url: relay.url,
         models: opts.models,
         maxTokens,
         durationS,
+        rate,
         connections: 16,
-        overallRate: rate,
-        keepLatencies: true,
       });
       progress.end();
       const satProgress = ctx.progress(
@@ -107,7 +107,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     summary:
       `Simulator at time scale 0 with every fault off (${gw.sim ? 'embedded' : `--gateway ${gw.url}, as it is`}), ` +
       `non-streaming max_tokens ${maxTokens}, both models alternating. Per path: ${rate} req/s for ${durationS} s ` +
-      `(16 connections), then saturation with ${connections} connections for ${durationS} s. ` +
+      `(evenly spaced arrivals, up to 16 connections), then saturation with ${connections} connections for ${durationS} s. ` +
       `${nginxBinary ? 'nginx: one worker, keepalive upstream, no access log.' : 'nginx is not installed: its rows are missing.'}`,
     config: { rate, durationS, connections, maxTokens, nginx: nginxBinary ?? 'not installed' },
     wallMs: ctx.now() - t0,

@@ -179,3 +179,34 @@ export const reset: Step = (req) => {
 
 /** Never answers. */
 export const hang: Step = () => {};
+
+/** A step that holds its request until the test releases it with another step. */
+export interface Gate {
+  step: Step;
+  /** Resolves when the held request arrives. */
+  arrived: Promise<void>;
+  /** Answers the held request with `step`. */
+  release(step: Step): void;
+}
+
+/** Holds the request it answers until `release(step)`: an attempt kept in flight on purpose. */
+export function gate(): Gate {
+  let arrive: () => void = () => {};
+  const arrived = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  let held: Parameters<Step> | undefined;
+  let answer: Step | undefined;
+  return {
+    step: (req, res, body) => {
+      held = [req, res, body];
+      arrive();
+      if (answer) answer(req, res, body);
+    },
+    arrived,
+    release(step) {
+      answer = step;
+      if (held) step(...held);
+    },
+  };
+}

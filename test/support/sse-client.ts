@@ -45,6 +45,8 @@ export interface StreamHandle {
   /** Resolves when response headers arrived. */
   headers: Promise<void>;
   result: Promise<StreamResult>;
+  /** Closes the connection (the client going away). */
+  abort(): void;
 }
 
 /** Starts a streamed chat request over node:http (on `agent`, or a connection of its own). */
@@ -59,6 +61,7 @@ export function streamChat(
     gotHeaders = resolve;
     failed = reject;
   });
+  let abort: () => void = () => {};
   const result = new Promise<StreamResult>((resolve, reject) => {
     const req = request(
       `${baseUrl}/v1/chat/completions`,
@@ -83,6 +86,7 @@ export function streamChat(
         });
       },
     );
+    abort = () => req.destroy();
     req.on('error', (e) => {
       failed(e);
       reject(e);
@@ -90,7 +94,7 @@ export function streamChat(
     req.end(JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'hi' }], ...body }));
   });
   headers.catch(() => {});
-  return { headers, result };
+  return { headers, result, abort: () => abort() };
 }
 
 export { Agent };

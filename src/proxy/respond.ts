@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { errorBody } from '../errors.ts';
 import type { AttemptOutcome } from './attempt.ts';
 import { clientResponseHeaders } from './headers.ts';
+import { SseFramer } from './sse-framer.ts';
 import { StreamTail } from './stream-tail.ts';
 
 /** How writing a committed response ended. */
@@ -43,10 +44,13 @@ export function deliver(
   }
   res.writeHead(outcome.status, headers);
   const tail = outcome.sse ? new StreamTail() : undefined;
+  // Whole events only, so a cut in mid-event never reaches the client as a broken event.
+  const framer = outcome.sse ? new SseFramer() : undefined;
   if (held !== undefined) {
     for (const chunk of held) {
       tail?.push(chunk);
-      res.write(chunk);
+      const out = framer ? framer.push(chunk) : chunk;
+      if (out.length > 0) res.write(out);
     }
   }
   if (held !== undefined && held.length > 0) onFirstByte();
@@ -59,23 +63,25 @@ export function deliver(
         onFirstByte();
       }
       tail?.push(chunk);
-      if (!res.write(chunk)) rest.pause();
+      const out = framer ? framer.push(chunk) : chunk;
+      if (out.length > 0 && !res.write(out)) rest.pause();
     };
     const onDrain = () => rest.resume();
     const onEnd = () => {
       cleanup();
       if (tail !== undefined && !tail.done) {
-        res.end(streamErrorEvent(tail, 'The upstream ended the stream before it was complete.'));
+        res.end(streamErrorEvent('The upstream ended the stream before it was complete.'));
         resolve('stream_error');
         return;
       }
-      res.end();
+      // A final `data: [DONE]` without its blank line is still held: it goes out as it came.
+      res.end(framer?.takePending());
       resolve('ok');
     };
     const onError = () => {
       cleanup();
       if (tail !== undefined) {
-        res.end(streamErrorEvent(tail, 'The upstream connection failed in the middle of the stream.'));
+        res.end(streamErrorEvent('The upstream connection failed in the middle of the stream.'));
       } else {
         res.destroy();
       }
@@ -104,6 +110,7 @@ export function deliver(
   });
 }
 
-function streamErrorEvent(tail: StreamTail, message: string): string {
-  return `${tail.eventBreak}data: ${errorBody('stream_interrupted', message)}\n\n`;
+/** The error event that ends a cut stream; what went before it always ended with a whole event. */
+function streamErrorEvent(message: string): string {
+  return `data: ${errorBody('stream_interrupted', message)}\n\n`;
 }

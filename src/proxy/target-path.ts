@@ -5,7 +5,8 @@
  * differently from us). The query string is passed through untouched.
  */
 const SAFE_PATH = /^\/v1(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*\/?$/;
-const ENCODED_TRICK = /%(?:2f|5c|2e|00)/i;
+// `%25` repeats too: a gateway (or app behind it) that decodes twice turns `%252e%252e` into `..`.
+const ENCODED_TRICK = /%(?:25)*(?:2f|5c|2e|00)/i;
 const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
 
 /**

@@ -96,6 +96,8 @@ const schema = z.object({
   MAX_RESPONSE_BYTES: int(1024, 1 << 30).default(16 * 1_048_576),
   UPSTREAM_CONNECTIONS: int(1, 100_000).default(256),
   MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
+  // At most the listener's requestTimeout (60 s): Node refuses a headersTimeout above it.
+  HEADERS_TIMEOUT_MS: int(1, 60_000).default(20_000),
   BREAKER_FAILURE_THRESHOLD: int(1, 1_000_000).default(5),
   BREAKER_COOLDOWN_MS: int(1, 3_600_000).default(10_000),
   BREAKER_MAX_COOLDOWN_MS: int(1, 3_600_000).default(60_000),
@@ -130,6 +132,7 @@ export type Config = Readonly<{
   maxResponseBytes: number;
   upstreamConnections: number;
   maxConnections: number;
+  headersTimeoutMs: number;
   breakerFailureThreshold: number;
   breakerCooldownMs: number;
   breakerMaxCooldownMs: number;
@@ -201,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
     upstreamConnections: e.UPSTREAM_CONNECTIONS,
     maxConnections: e.MAX_CONNECTIONS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     breakerFailureThreshold: e.BREAKER_FAILURE_THRESHOLD,
     breakerCooldownMs: e.BREAKER_COOLDOWN_MS,
     breakerMaxCooldownMs: e.BREAKER_MAX_COOLDOWN_MS,

@@ -74,7 +74,10 @@ const app = createProxyApp({
 const proxy = createAdaptorServer({
   fetch: app.fetch,
   serverOptions: {
-    headersTimeout: 20_000,
+    headersTimeout: config.headersTimeoutMs,
+    // Node checks both timeouts only this often (default 30 s, which let a slowloris connection
+    // live up to 50 s with a 20 s headersTimeout).
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
     requestTimeout: 60_000,
     keepAliveTimeout: 65_000,
     maxHeaderSize: 16_384,

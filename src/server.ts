@@ -72,7 +72,8 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     deps.observer.requestStarted(record.model);
     sendError(res, code, message, { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 });
     record.outcome = outcome;
-    record.status = res.statusCode;
+    // Nothing was sent when the client had already gone: 499, as the attempt loop logs it.
+    record.status = res.headersSent ? res.statusCode : 499;
     record.detail = code;
     record.durationMs = deps.now() - startedAt;
     deps.observer.requestEnded(record);

@@ -140,3 +140,27 @@ describe('default flapping at the benchmark default load', () => {
     process.stdout.write(`# budget under default flapping\n${lines.map((l) => `#   ${l}`).join('\n')}\n`);
   });
 });
+
+describe('retry budget and timeouts', () => {
+  test('a spent budget answers 502 retries_exhausted even when the last attempt timed out', async () => {
+    const upstream = await new ScriptedUpstream().listen();
+    const backstop = await startBackstop({
+      UPSTREAM_URL: upstream.url,
+      RETRY_BUDGET_RATIO: '0',
+      RETRY_BUDGET_MIN_PER_SEC: '0',
+      ATTEMPT_TIMEOUT_MS: '200',
+      BREAKER_FAILURE_THRESHOLD: '1000',
+    });
+    try {
+      upstream.script('u-slow', () => {});
+      const answer = await chat(backstop.url, 'u-slow');
+      assert.equal(answer.status, 502);
+      assert.equal(answer.code, 'retries_exhausted');
+      assert.match(answer.text, /last result: timeout\); the retry budget for this model is exhausted/);
+      assert.equal(upstream.count('u-slow'), 1);
+    } finally {
+      await backstop.stop();
+      await upstream.close();
+    }
+  });
+});

@@ -149,7 +149,10 @@ async function commit(
   finish(job, deps, outcome.status, delivery, detail);
 }
 
-/** Answers a request whose attempts all failed: 504 when the last one timed out, else 502. */
+/**
+ * Answers a request whose attempts all failed: 504 when the last one timed out, else 502; a spent
+ * retry budget is always 502 `retries_exhausted` (the budget, not the upstream, ended it).
+ */
 function failed(job: ForwardJob, deps: ForwardDeps, last: AttemptOutcome | undefined, stop: string): void {
   const { record, res } = job;
   const attempts = record.results.length;
@@ -163,7 +166,7 @@ function failed(job: ForwardJob, deps: ForwardDeps, last: AttemptOutcome | undef
         : `RETRY_MAX_ATTEMPTS reached`;
   const message = `No valid answer for \`${model}\` after ${attempts} attempt${attempts === 1 ? '' : 's'} (last result: ${lastResult}); ${why}.`;
   const headers = { 'x-request-id': record.id, 'x-backstop-attempts': attempts };
-  if (lastResult === 'timeout') {
+  if (lastResult === 'timeout' && stop !== 'budget') {
     finish(job, deps, 504, 'upstream_timeout', message);
     sendError(res, 'upstream_timeout', message, headers);
     return;

@@ -93,18 +93,15 @@ test('stream tail: tells a finished stream from a cut one, across tiny chunks', 
   const done = new StreamTail();
   for (const c of ['data: {"a":1}\n\n', 'data: [DO', 'NE]', '\n', '\n']) done.push(Buffer.from(c));
   assert.equal(done.done, true);
-  assert.equal(done.eventBreak, '');
   const crlf = new StreamTail();
   crlf.push(Buffer.from(`data: ${'x'.repeat(40)}\r\n\r\ndata: [DONE]\r\n\r\n`));
   assert.equal(crlf.done, true);
   const cut = new StreamTail();
   cut.push(Buffer.from('data: {"a":1}\n\ndata: {"b"'));
   assert.equal(cut.done, false);
-  assert.equal(cut.eventBreak, '\n\n');
   const between = new StreamTail();
   between.push(Buffer.from('data: {"a":1}\n\n'));
   assert.equal(between.done, false);
-  assert.equal(between.eventBreak, '');
 });
 
 test('upstream errors are classified by code, never by message', () => {

@@ -3,7 +3,7 @@ const DONE = /data: ?\[DONE\]\r?\n\r?\n?$|data: ?\[DONE\]\r\r?$/;
 
 /**
  * Remembers the last bytes of a stream passing through, to tell a finished OpenAI stream (it
- * ends with `data: [DONE]`) from one that was cut, and where the next event may start.
+ * ends with `data: [DONE]`) from one that was cut.
  * Cheap on the hot path: a chunk larger than the tail replaces it with a view, no copy.
  */
 export class StreamTail {
@@ -19,12 +19,5 @@ export class StreamTail {
   /** True when the bytes so far end with the `[DONE]` sentinel event. */
   get done(): boolean {
     return DONE.test(this.#tail.toString('latin1'));
-  }
-
-  /** The line breaks needed to close whatever event the stream was cut in. */
-  get eventBreak(): string {
-    const text = this.#tail.toString('latin1');
-    if (text.length === 0 || text.endsWith('\n\n') || text.endsWith('\r\n\r\n')) return '';
-    return text.endsWith('\n') ? '\n' : '\n\n';
   }
 }

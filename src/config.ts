@@ -92,6 +92,7 @@ const schema = z.object({
   RETRY_DEADLINE_MS: int(1, 3_600_000).default(25_000),
   ATTEMPT_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
   STREAM_IDLE_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
+  CLIENT_STALL_TIMEOUT_MS: int(1, 3_600_000).default(120_000),
   MAX_BODY_BYTES: int(1, 1 << 30).default(1_048_576),
   MAX_RESPONSE_BYTES: int(1024, 1 << 30).default(16 * 1_048_576),
   UPSTREAM_CONNECTIONS: int(1, 100_000).default(256),
@@ -128,6 +129,7 @@ export type Config = Readonly<{
   retryDeadlineMs: number;
   attemptTimeoutMs: number;
   streamIdleTimeoutMs: number;
+  clientStallTimeoutMs: number;
   maxBodyBytes: number;
   maxResponseBytes: number;
   upstreamConnections: number;
@@ -200,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retryDeadlineMs: e.RETRY_DEADLINE_MS,
     attemptTimeoutMs: e.ATTEMPT_TIMEOUT_MS,
     streamIdleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+    clientStallTimeoutMs: e.CLIENT_STALL_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
     upstreamConnections: e.UPSTREAM_CONNECTIONS,

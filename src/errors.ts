@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 export const ERROR_TABLE = {
   invalid_json: { status: 400, type: 'invalid_request_error', param: null },
   missing_model: { status: 400, type: 'invalid_request_error', param: 'model' },
+  invalid_model: { status: 400, type: 'invalid_request_error', param: 'model' },
   body_too_large: { status: 413, type: 'invalid_request_error', param: null },
   not_found: { status: 404, type: 'invalid_request_error', param: null },
   model_not_found: { status: 404, type: 'invalid_request_error', param: 'model' },
@@ -28,10 +29,6 @@ export class BackstopError extends Error {
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-  }
-
-  get status(): number {
-    return ERROR_TABLE[this.code].status;
   }
 }
 

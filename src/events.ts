@@ -16,6 +16,7 @@ export const REQUEST_OUTCOMES = [
   'bad_request',
   'client_closed',
   'stream_error',
+  'internal_error',
 ] as const;
 
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];

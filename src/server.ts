@@ -10,8 +10,10 @@ import {
   forward,
   type RetryMode,
   readRequestBody,
+  readRequestFields,
   requestIdFrom,
   toUpstreamPath,
+  upstreamBasePath,
   upstreamRequestHeaders,
 } from './proxy/index.ts';
 import { createModelMatcher } from './verify/index.ts';
@@ -19,31 +21,48 @@ import { createModelMatcher } from './verify/index.ts';
 /** Everything the proxy routes need, wired by main.ts. */
 export interface ProxyAppDeps extends ForwardDeps {
   dispatcher: Dispatcher;
-  /** Logs errors that escaped a handler (a bug); the request log line is the observer's job. */
-  onUnexpectedError: (error: unknown, requestId: string | undefined) => void;
 }
 
 /** Routes whose JSON body names a model: verified and retried. */
-export const MODEL_ROUTES = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
+export const MODEL_ROUTES: ReadonlySet<string> = new Set([
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+]);
 
 type Env = { Bindings: HttpBindings };
 
+/** One request as the handler sees it before forwarding. */
+interface Incoming {
+  req: IncomingMessage;
+  res: ServerResponse;
+  record: RequestRecord;
+  startedAt: number;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
 /**
- * The proxy's hono app. Handlers write to the Node response themselves (straight from the
- * upstream socket, no web-stream round trip) and return `RESPONSE_ALREADY_SENT`.
+ * The proxy's hono app: one handler for `/v1/*`, 404 for the rest. The handler writes to the
+ * Node response itself (straight from the upstream socket, no web-stream round trip) and returns
+ * `RESPONSE_ALREADY_SENT`.
  */
 export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
-  const { config } = deps;
-  const basePath = config.upstreamUrl.pathname.replace(/\/+$/, '');
+  const { config, observer } = deps;
+  const basePath = upstreamBasePath(config.upstreamUrl);
   const matches = createModelMatcher(config.modelAliases);
+  const allowedList = config.models === undefined ? '' : [...config.models].join(', ');
   const app = new Hono<Env>();
 
-  const start = (req: IncomingMessage, res: ServerResponse, model: string) => {
+  const begin = (req: IncomingMessage, res: ServerResponse): Incoming => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
     const record: RequestRecord = {
       id: requestIdFrom(req.headers['x-request-id']),
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      model,
+      // Without the query: some gateways take keys there, and logs must not hold them.
+      path: query < 0 ? url : url.slice(0, query),
+      model: '',
       stream: false,
       results: [],
       status: 0,
@@ -56,167 +75,103 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    return { record, signal: controller.signal, startedAt: deps.now() };
+    return { req, res, record, startedAt: deps.now(), signal: controller.signal };
   };
 
   /** Answers a request that never goes upstream, with its log line and metrics. */
   const refuse = (
-    res: ServerResponse,
-    record: RequestRecord,
-    startedAt: number,
+    request: Incoming,
     outcome: RequestOutcome,
     code: ErrorCode,
     message: string,
     headers?: Record<string, string>,
   ) => {
-    deps.observer.requestStarted(record.model);
+    const { res, record } = request;
+    observer.requestStarted(record.model);
     sendError(res, code, message, { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 });
     record.outcome = outcome;
     // Nothing was sent when the client had already gone: 499, as the attempt loop logs it.
     record.status = res.headersSent ? res.statusCode : 499;
     record.detail = code;
-    record.durationMs = deps.now() - startedAt;
-    deps.observer.requestEnded(record);
+    record.durationMs = deps.now() - request.startedAt;
+    observer.requestEnded(record);
   };
 
-  const modelRoute = async (c: { env: HttpBindings }) => {
-    const { incoming: req, outgoing: res } = c.env;
-    const { record, signal, startedAt } = start(req, res, '');
-    const path = toUpstreamPath(req.url ?? '', basePath);
-    if (path === undefined) {
-      refuse(res, record, startedAt, 'bad_request', 'not_found', `No route for ${req.method} ${req.url}.`);
-      return RESPONSE_ALREADY_SENT;
-    }
-    let body: Buffer;
+  /** The request body, or `undefined` once the request has been answered (too large, client gone). */
+  const readBody = async (request: Incoming): Promise<Buffer | undefined> => {
     try {
-      body = await readRequestBody(req, config.maxBodyBytes);
+      return await readRequestBody(request.req, config.maxBodyBytes);
     } catch (error) {
       if (error instanceof BackstopError) {
         // The rest of an oversized body is not read: close the connection after the answer.
-        refuse(res, record, startedAt, 'bad_request', error.code, error.message, { connection: 'close' });
+        refuse(request, 'bad_request', error.code, error.message, { connection: 'close' });
       } else {
-        refuse(
-          res,
-          record,
-          startedAt,
-          'client_closed',
-          'invalid_json',
-          'The request body could not be read.',
-        );
+        // The client left mid-body: nobody to answer, but the request is still counted and logged.
+        const { record } = request;
+        observer.requestStarted(record.model);
+        record.outcome = 'client_closed';
+        record.status = 499;
+        record.detail = 'client closed the connection while sending the body';
+        record.durationMs = deps.now() - request.startedAt;
+        observer.requestEnded(record);
       }
-      return RESPONSE_ALREADY_SENT;
+      return undefined;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      refuse(res, record, startedAt, 'bad_request', 'invalid_json', 'The request body is not valid JSON.');
-      return RESPONSE_ALREADY_SENT;
-    }
-    const fields = (
-      parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {}
-    ) as {
-      model?: unknown;
-      stream?: unknown;
-    };
-    if (typeof fields.model !== 'string' || fields.model === '') {
-      refuse(
-        res,
-        record,
-        startedAt,
-        'bad_request',
-        'missing_model',
-        'The request body must name a `model` (a string).',
-      );
-      return RESPONSE_ALREADY_SENT;
-    }
-    const model = fields.model;
-    record.model = model;
-    record.stream = fields.stream === true;
-    if (config.models !== undefined && !config.models.has(model)) {
-      const allowed = [...config.models].join(', ');
-      refuse(
-        res,
-        record,
-        startedAt,
-        'model_not_allowed',
-        'model_not_found',
-        `The model \`${model}\` does not exist here. Available: ${allowed}.`,
-      );
-      return RESPONSE_ALREADY_SENT;
-    }
-    await forward(
-      {
-        res,
-        record,
-        startedAt,
-        retry: 'model',
-        spec: {
-          dispatcher: deps.dispatcher,
-          method: 'POST',
-          path,
-          headers: upstreamRequestHeaders(req.headers, record.id),
-          body,
-          model,
-          matches,
-          attemptTimeoutMs: config.attemptTimeoutMs,
-          maxResponseBytes: config.maxResponseBytes,
-          clientSignal: signal,
-        },
-      },
-      deps,
-    );
-    return RESPONSE_ALREADY_SENT;
   };
 
-  const passThrough = async (c: { env: HttpBindings }) => {
-    const { incoming: req, outgoing: res } = c.env;
-    const { record, signal, startedAt } = start(req, res, '');
+  const handle = async (c: { env: HttpBindings }) => {
+    const request = begin(c.env.incoming, c.env.outgoing);
+    const { req, record } = request;
     const path = toUpstreamPath(req.url ?? '', basePath);
     if (path === undefined) {
-      refuse(res, record, startedAt, 'bad_request', 'not_found', `No route for ${req.method} ${req.url}.`);
+      refuse(request, 'bad_request', 'not_found', `No route for ${record.method} ${record.path}.`);
       return RESPONSE_ALREADY_SENT;
     }
-    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
+    const method = record.method as Dispatcher.HttpMethod;
     const bodiless = method === 'GET' || method === 'HEAD';
-    let body: Buffer | null = null;
-    if (!bodiless) {
-      try {
-        body = await readRequestBody(req, config.maxBodyBytes);
-      } catch (error) {
-        if (error instanceof BackstopError) {
-          refuse(res, record, startedAt, 'bad_request', error.code, error.message, { connection: 'close' });
-        } else {
-          refuse(
-            res,
-            record,
-            startedAt,
-            'client_closed',
-            'invalid_json',
-            'The request body could not be read.',
-          );
-        }
+    const body = bodiless ? null : await readBody(request);
+    if (body === undefined) return RESPONSE_ALREADY_SENT;
+    // A model route is verified; neither a trailing slash nor an absolute-form target may be a way
+    // around that, so the route is read from the normalised upstream path.
+    const query = path.indexOf('?');
+    const route = path.slice(basePath.length, query < 0 ? undefined : query).replace(/\/$/, '');
+    const modelRoute = method === 'POST' && MODEL_ROUTES.has(route);
+    let model: string | undefined;
+    if (modelRoute || (body !== null && isJson(req))) {
+      const fields = readRequestFields(body ?? Buffer.alloc(0));
+      if (fields.ok) {
+        model = fields.model;
+        record.model = model;
+        record.stream = fields.stream;
+      } else if (modelRoute) {
+        refuse(request, 'bad_request', fields.code, fields.message);
         return RESPONSE_ALREADY_SENT;
       }
     }
-    const retry: RetryMode = bodiless ? 'idempotent' : 'none';
+    // MODELS holds for every route whose body names a model, not only the verified ones.
+    if (model !== undefined && config.models !== undefined && !config.models.has(model)) {
+      const message = `The model \`${model}\` does not exist here. Available: ${allowedList}.`;
+      refuse(request, 'model_not_allowed', 'model_not_found', message);
+      return RESPONSE_ALREADY_SENT;
+    }
+    const retry: RetryMode = modelRoute ? 'model' : bodiless ? 'idempotent' : 'none';
     await forward(
       {
-        res,
+        res: request.res,
         record,
-        startedAt,
+        startedAt: request.startedAt,
         retry,
         spec: {
           dispatcher: deps.dispatcher,
           method,
           path,
-          headers: upstreamRequestHeaders(req.headers, record.id),
+          headers: upstreamRequestHeaders(req.headers, record.id, modelRoute),
           body,
-          model: undefined,
+          model: modelRoute ? model : undefined,
           matches,
           attemptTimeoutMs: config.attemptTimeoutMs,
           maxResponseBytes: config.maxResponseBytes,
-          clientSignal: signal,
+          clientSignal: request.signal,
         },
       },
       deps,
@@ -224,29 +179,29 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     return RESPONSE_ALREADY_SENT;
   };
 
-  for (const route of MODEL_ROUTES) app.post(route, modelRoute);
-  app.all('/v1', passThrough);
-  app.all('/v1/*', passThrough);
+  app.all('/v1', handle);
+  app.all('/v1/*', handle);
   app.notFound((c) => {
-    const { incoming: req, outgoing: res } = c.env;
-    const { record, startedAt } = start(req, res, '');
+    const request = begin(c.env.incoming, c.env.outgoing);
+    const { record } = request;
     refuse(
-      res,
-      record,
-      startedAt,
+      request,
       'bad_request',
       'not_found',
-      `No route for ${req.method} ${req.url}; backstop serves /v1/*.`,
+      `No route for ${record.method} ${record.path}; backstop serves /v1/*.`,
     );
     return RESPONSE_ALREADY_SENT;
   });
   app.onError((error, c) => {
     const res = c.env.outgoing;
-    const id = res.getHeader('x-request-id');
-    deps.onUnexpectedError(error, typeof id === 'string' ? id : undefined);
+    deps.onUnexpectedError(error, '');
     if (!res.headersSent) sendError(res, 'internal_error', 'backstop failed to handle the request.');
     else res.destroy();
     return RESPONSE_ALREADY_SENT;
   });
   return app;
+}
+
+function isJson(req: IncomingMessage): boolean {
+  return req.headers['content-type']?.toLowerCase().includes('json') ?? false;
 }

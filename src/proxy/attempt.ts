@@ -10,8 +10,8 @@ import {
   SseFirstEventPeek,
   verifyJsonBody,
 } from '../verify/index.ts';
-import { readBounded } from './read-body.ts';
 import { peekFirstEvent } from './sse-peek.ts';
+import { readBounded } from './upstream-body.ts';
 import { classifyUpstreamError, describeUpstreamError } from './upstream-error.ts';
 
 /** What one attempt needs; built once per request and reused across its attempts. */
@@ -54,18 +54,11 @@ const NOT_FOUND_BODY_LIMIT = 64 * 1024;
 /**
  * Sends the request upstream once and classifies the answer: reads and verifies a 2xx JSON body,
  * or an SSE stream up to its first data event, before anything reaches the client. The attempt
- * timeout covers response headers and that first event. A failed attempt's body is always
- * consumed or destroyed (an unconsumed undici body pins its socket).
+ * timeout covers the wait for a pooled connection, the response headers, and then the whole JSON
+ * body or the first SSE event. A failed attempt's body is always consumed or destroyed (an
+ * unconsumed undici body pins its socket).
  */
 export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, spec.attemptTimeoutMs);
-  const onClientGone = () => controller.abort();
-  spec.clientSignal.addEventListener('abort', onClientGone);
   const outcome: AttemptOutcome = {
     result: 'ok',
     status: 0,
@@ -77,6 +70,19 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
     detail: undefined,
     clientGone: false,
   };
+  // An abort listener added to an already aborted signal never fires.
+  if (spec.clientSignal.aborted) {
+    outcome.clientGone = true;
+    return outcome;
+  }
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, spec.attemptTimeoutMs);
+  const onClientGone = () => controller.abort();
+  spec.clientSignal.addEventListener('abort', onClientGone);
   try {
     const response = await spec.dispatcher.request({
       method: spec.method,
@@ -94,11 +100,9 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
     outcome.sse = false;
     if (spec.clientSignal.aborted) {
       outcome.clientGone = true;
-      outcome.result = 'connect_error';
-      outcome.detail = 'client closed';
     } else if (timedOut) {
       outcome.result = 'timeout';
-      outcome.detail = `no ${outcome.status === 0 ? 'response headers' : 'first event'} within ATTEMPT_TIMEOUT_MS`;
+      outcome.detail = `no ${outcome.status === 0 ? 'response headers' : 'complete answer or first event'} within ATTEMPT_TIMEOUT_MS`;
     } else {
       outcome.result = classifyUpstreamError(error);
       outcome.detail = describeUpstreamError(error);
@@ -107,8 +111,13 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
     clearTimeout(timer);
     spec.clientSignal.removeEventListener('abort', onClientGone);
   }
+  // Whoever ends up owning the rest of the body may destroy it (client gone, drain expired);
+  // undici then emits an abort error, which must never be an unhandled 'error' event.
+  outcome.rest?.on('error', ignore);
   return outcome;
 }
+
+function ignore(): void {}
 
 async function judge(
   spec: AttemptSpec,

@@ -33,6 +33,8 @@ export interface ForwardDeps {
   backoff: BackoffOptions;
   /** Milliseconds on the same scale as `record.startedAt` (performance.now()). */
   now: () => number;
+  /** Logs an error that escaped the loop (a bug), with the request id. */
+  onUnexpectedError: (error: unknown, requestId: string) => void;
 }
 
 /** One client request being forwarded. */
@@ -51,15 +53,42 @@ export interface ForwardJob {
  * never leaks; after the first byte there is no retry.
  */
 export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
+  const ticket = new BreakerTicket();
+  let last: AttemptOutcome | undefined;
+  try {
+    await attemptLoop(job, deps, ticket, (outcome) => {
+      last = outcome;
+    });
+  } catch (error) {
+    // A bug, not an upstream failure: free everything the request holds, answer 500 if nothing
+    // went out yet, and keep the in-flight gauge and the breaker's probe slot honest.
+    deps.onUnexpectedError(error, job.record.id);
+    ticket.settle('abandon');
+    last?.rest?.destroy();
+    if (job.res.headersSent) job.res.destroy();
+    else
+      sendError(job.res, 'internal_error', 'backstop failed to handle the request.', {
+        'x-request-id': job.record.id,
+      });
+    // finish() sets the status; 0 means the request was not finished before the error.
+    if (job.record.status === 0) finish(job, deps, 500, 'internal_error', String(error));
+  }
+}
+
+async function attemptLoop(
+  job: ForwardJob,
+  deps: ForwardDeps,
+  ticket: BreakerTicket,
+  track: (outcome: AttemptOutcome) => void,
+): Promise<void> {
   const { config, observer } = deps;
   const { record, spec, res } = job;
   const model = spec.model;
   observer.requestStarted(record.model);
   let policy: ModelPolicy | undefined;
-  let admission: Admission | undefined;
   if (job.retry === 'model' && model !== undefined) {
     policy = deps.policies.get(model);
-    admission = policy.breaker.admit();
+    const admission = policy.breaker.admit();
     if (!admission.allowed) {
       const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       finish(job, deps, 503, 'circuit_open', `breaker open, retry after ${seconds}s`);
@@ -71,17 +100,18 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
       );
       return;
     }
+    ticket.hold(policy, admission);
     policy.budget.recordRequest();
   }
   const deadline = job.startedAt + config.retryDeadlineMs;
   let last: AttemptOutcome | undefined;
-  let stop: 'attempts' | 'deadline' | 'budget' = 'attempts';
+  let stop: StopReason = job.retry === 'none' ? 'not_retried' : 'attempts';
   for (let attempt = 1; ; attempt++) {
     const lastTry = job.retry === 'idempotent' && attempt >= config.retryMaxAttempts;
     last = await runAttempt(spec);
+    track(last);
     if (last.clientGone) {
-      record.results.push(last.result);
-      settle(policy, admission, 'abandon');
+      ticket.settle('abandon');
       finish(job, deps, 499, 'client_closed', 'client closed before the answer');
       return;
     }
@@ -89,7 +119,7 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
     observer.attemptEnded(record.model, last.result);
     const step = nextStep(last, job.retry, lastTry);
     if (step === 'commit') {
-      await commit(job, deps, last, attempt, policy, admission);
+      await commit(job, deps, last, ticket);
       return;
     }
     discardOutcome(last);
@@ -107,14 +137,17 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
     try {
       await sleep(delay, undefined, { signal: spec.clientSignal });
     } catch {
-      settle(policy, admission, 'abandon');
+      ticket.settle('abandon');
       finish(job, deps, 499, 'client_closed', 'client closed during backoff');
       return;
     }
   }
-  settle(policy, admission, 'failure');
+  ticket.settle('failure');
   failed(job, deps, last, stop);
 }
+
+/** Why the loop gave up. */
+type StopReason = 'attempts' | 'deadline' | 'budget' | 'not_retried';
 
 /** Commit the attempt to the client, try again, or give up. */
 function nextStep(outcome: AttemptOutcome, retry: RetryMode, lastTry: boolean): 'commit' | 'retry' | 'fail' {
@@ -131,39 +164,58 @@ async function commit(
   job: ForwardJob,
   deps: ForwardDeps,
   outcome: AttemptOutcome,
-  attempts: number,
-  policy: ModelPolicy | undefined,
-  admission: Admission | undefined,
+  ticket: BreakerTicket,
 ): Promise<void> {
   const { record } = job;
-  const delivery = await deliver(job.res, outcome, record.id, attempts, () => {
-    record.ttftMs = deps.now() - job.startedAt;
+  const verified = outcome.result === 'ok';
+  const delivery = await deliver(job.res, outcome, {
+    requestId: record.id,
+    attempts: record.results.length,
+    stallTimeoutMs: deps.config.clientStallTimeoutMs,
+    onFirstByte: () => {
+      record.ttftMs = deps.now() - job.startedAt;
+      // The model answered: that is the breaker's verdict, given now so a half-open probe that
+      // streams for minutes does not keep every other request failing fast meanwhile.
+      if (verified) ticket.settle('success');
+    },
   });
-  if (outcome.result !== 'ok') {
-    settle(policy, admission, 'abandon');
+  // A stream cut later, or a client that left, says nothing more about the model's health.
+  ticket.settle('abandon');
+  if (!verified) {
     finish(job, deps, outcome.status, delivery === 'ok' ? 'client_error' : delivery, outcome.detail);
     return;
   }
-  settle(policy, admission, delivery === 'stream_error' ? 'failure' : 'success');
-  const detail = delivery === 'stream_error' ? 'upstream failed mid-stream' : undefined;
-  finish(job, deps, outcome.status, delivery, detail);
+  finish(
+    job,
+    deps,
+    outcome.status,
+    delivery,
+    delivery === 'stream_error' ? 'upstream failed mid-stream' : undefined,
+  );
 }
+
+const STOP_REASONS: Record<StopReason, string> = {
+  attempts: 'RETRY_MAX_ATTEMPTS reached',
+  deadline: 'the retry deadline (RETRY_DEADLINE_MS) left no time for another',
+  budget: 'the retry budget for this model is exhausted (RETRY_BUDGET_RATIO)',
+  not_retried: 'requests on this route are not retried',
+};
 
 /**
  * Answers a request whose attempts all failed: 504 when the last one timed out, else 502; a spent
  * retry budget is always 502 `retries_exhausted` (the budget, not the upstream, ended it).
  */
-function failed(job: ForwardJob, deps: ForwardDeps, last: AttemptOutcome | undefined, stop: string): void {
+function failed(
+  job: ForwardJob,
+  deps: ForwardDeps,
+  last: AttemptOutcome | undefined,
+  stop: StopReason,
+): void {
   const { record, res } = job;
   const attempts = record.results.length;
   const lastResult: AttemptResult | 'none' = last?.result ?? 'none';
   const model = job.spec.model ?? job.record.path;
-  const why =
-    stop === 'budget'
-      ? `the retry budget for this model is exhausted (RETRY_BUDGET_RATIO)`
-      : stop === 'deadline'
-        ? `the retry deadline (RETRY_DEADLINE_MS) left no time for another`
-        : `RETRY_MAX_ATTEMPTS reached`;
+  const why = STOP_REASONS[stop];
   const message = `No valid answer for \`${model}\` after ${attempts} attempt${attempts === 1 ? '' : 's'} (last result: ${lastResult}); ${why}.`;
   const headers = { 'x-request-id': record.id, 'x-backstop-attempts': attempts };
   if (lastResult === 'timeout' && stop !== 'budget') {
@@ -175,15 +227,25 @@ function failed(job: ForwardJob, deps: ForwardDeps, last: AttemptOutcome | undef
   sendError(res, 'retries_exhausted', message, headers);
 }
 
-function settle(
-  policy: ModelPolicy | undefined,
-  admission: Admission | undefined,
-  verdict: 'success' | 'failure' | 'abandon',
-): void {
-  if (policy === undefined || admission === undefined) return;
-  if (verdict === 'success') policy.breaker.onSuccess(admission);
-  else if (verdict === 'failure') policy.breaker.onFailure(admission);
-  else policy.breaker.onAbandon(admission);
+/** The breaker verdict of one request: given at most once, whichever path ends the request. */
+class BreakerTicket {
+  #policy: ModelPolicy | undefined;
+  #admission: Admission | undefined;
+
+  hold(policy: ModelPolicy, admission: Admission): void {
+    this.#policy = policy;
+    this.#admission = admission;
+  }
+
+  settle(verdict: 'success' | 'failure' | 'abandon'): void {
+    const policy = this.#policy;
+    const admission = this.#admission;
+    if (policy === undefined || admission === undefined) return;
+    this.#policy = undefined;
+    if (verdict === 'success') policy.breaker.onSuccess(admission);
+    else if (verdict === 'failure') policy.breaker.onFailure(admission);
+    else policy.breaker.onAbandon(admission);
+  }
 }
 
 function finish(

@@ -44,10 +44,15 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens.size > 0 ? tokens : undefined;
 }
 
-/** The client's headers as they go upstream: end-to-end ones only, plus `x-request-id`. */
+/**
+ * The client's headers as they go upstream: end-to-end ones only, plus `x-request-id`. With
+ * `readable`, `accept-encoding: identity` replaces the client's: backstop must read the body it
+ * verifies, and the openai SDKs ask for gzip, which a compressing gateway would honour.
+ */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   requestId: string,
+  readable: boolean,
 ): Record<string, string | string[]> {
   const extra = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
@@ -57,6 +62,7 @@ export function upstreamRequestHeaders(
     out[name] = value;
   }
   out['x-request-id'] = requestId;
+  if (readable) out['accept-encoding'] = 'identity';
   return out;
 }
 

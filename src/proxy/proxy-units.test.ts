@@ -55,15 +55,20 @@ test('request headers: hop-by-hop and Connection-listed ones dropped, Authorizat
       'x-request-id': 'client-given',
       'content-type': 'application/json',
       'openai-organization': 'org',
+      'accept-encoding': 'gzip, br',
     },
     'rid-1',
+    false,
   );
   assert.deepEqual(out, {
     authorization: 'Bearer sk-1',
     'content-type': 'application/json',
     'openai-organization': 'org',
+    'accept-encoding': 'gzip, br',
     'x-request-id': 'rid-1',
   });
+  const verified = upstreamRequestHeaders({ 'accept-encoding': 'gzip', authorization: 'x' }, 'rid-2', true);
+  assert.equal(verified['accept-encoding'], 'identity', 'a body backstop must read is never compressed');
 });
 
 test('response headers: end-to-end ones kept, backstop’s own added', () => {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { errorBody } from '../errors.ts';
 import type { AttemptOutcome } from './attempt.ts';
 import { clientResponseHeaders } from './headers.ts';
@@ -8,27 +9,39 @@ import { StreamTail } from './stream-tail.ts';
 /** How writing a committed response ended. */
 export type Delivery = 'ok' | 'stream_error' | 'client_closed';
 
+/** What `deliver` needs besides the outcome. */
+export interface DeliveryContext {
+  requestId: string;
+  attempts: number;
+  /** A client that takes nothing off its socket for this long, while the upstream waits on it, is cut off. */
+  stallTimeoutMs: number;
+  /** Runs when the verified first bytes are handed to the socket (TTFT, breaker verdict). */
+  onFirstByte: () => void;
+}
+
 /**
  * Sends a committed attempt to the client: status and headers, the held bytes, then the rest of
  * the upstream body piped with backpressure (a slow reader pauses the upstream socket, so memory
- * stays flat). `onFirstByte` runs when the verified first bytes are handed to the socket.
- * A verified SSE stream that fails or ends without `[DONE]` gets an OpenAI-shaped error event
- * and no `[DONE]`, so the client never mistakes a cut stream for a finished one.
+ * stays flat). A verified SSE stream that fails or ends without `[DONE]` gets an OpenAI-shaped
+ * error event and no `[DONE]`, so the client never mistakes a cut stream for a finished one.
  */
 export function deliver(
   res: ServerResponse,
   outcome: AttemptOutcome,
-  requestId: string,
-  attempts: number,
-  onFirstByte: () => void,
+  context: DeliveryContext,
 ): Promise<Delivery> {
-  const headers = clientResponseHeaders(outcome.headers ?? {}, requestId, attempts, outcome.sse);
   const held = outcome.held;
   const rest = outcome.rest;
   if (res.destroyed) {
     rest?.destroy();
     return Promise.resolve('client_closed');
   }
+  const headers = clientResponseHeaders(
+    outcome.headers ?? {},
+    context.requestId,
+    context.attempts,
+    outcome.sse,
+  );
   if (rest === undefined) {
     const body =
       held === undefined || held.length === 0
@@ -38,7 +51,7 @@ export function deliver(
           : Buffer.concat(held);
     headers['content-length'] = body.length;
     res.writeHead(outcome.status, headers);
-    onFirstByte();
+    context.onFirstByte();
     res.end(body);
     return Promise.resolve('ok');
   }
@@ -53,59 +66,104 @@ export function deliver(
       if (out.length > 0) res.write(out);
     }
   }
-  if (held !== undefined && held.length > 0) onFirstByte();
+  if (held !== undefined && held.length > 0) context.onFirstByte();
   else res.flushHeaders();
+  return pipeRest(res, rest, tail, framer, held === undefined || held.length === 0, context);
+}
+
+function pipeRest(
+  res: ServerResponse,
+  rest: Readable,
+  tail: StreamTail | undefined,
+  framer: SseFramer | undefined,
+  firstPending: boolean,
+  context: DeliveryContext,
+): Promise<Delivery> {
   return new Promise((resolve) => {
-    let first = held === undefined || held.length === 0;
+    let first = firstPending;
+    let stall: NodeJS.Timeout | undefined;
+    let backlog = 0;
+    // undici stops its body timeout while the body is paused, so a client that never reads would
+    // pin an upstream connection forever. A slow reader is fine (backpressure holds the upstream);
+    // one whose backlog did not shrink over a whole CLIENT_STALL_TIMEOUT_MS is gone in all but name.
+    const checkStall = () => {
+      const now = res.writableLength + (res.socket?.writableLength ?? 0);
+      if (now >= backlog) res.destroy();
+      else backlog = now;
+    };
+    const settle = (delivery: Delivery) => {
+      cleanup();
+      resolve(delivery);
+    };
     const onData = (chunk: Buffer) => {
       if (first) {
         first = false;
-        onFirstByte();
+        context.onFirstByte();
       }
       tail?.push(chunk);
       const out = framer ? framer.push(chunk) : chunk;
-      if (out.length > 0 && !res.write(out)) rest.pause();
+      if (out.length > 0 && !res.write(out)) {
+        rest.pause();
+        backlog = res.writableLength + (res.socket?.writableLength ?? 0);
+        stall = setInterval(checkStall, context.stallTimeoutMs);
+      }
     };
-    const onDrain = () => rest.resume();
+    const onDrain = () => {
+      clearInterval(stall);
+      rest.resume();
+    };
     const onEnd = () => {
-      cleanup();
+      settle(tail !== undefined && !tail.done ? 'stream_error' : 'ok');
       if (tail !== undefined && !tail.done) {
         res.end(streamErrorEvent('The upstream ended the stream before it was complete.'));
-        resolve('stream_error');
         return;
       }
       // A final `data: [DONE]` without its blank line is still held: it goes out as it came.
       res.end(framer?.takePending());
-      resolve('ok');
     };
     const onError = () => {
-      cleanup();
+      settle('stream_error');
       if (tail !== undefined) {
         res.end(streamErrorEvent('The upstream connection failed in the middle of the stream.'));
       } else {
         res.destroy();
       }
-      resolve('stream_error');
     };
-    const onClose = () => {
+    // A body destroyed without an error event (a swallowed abort) still has to end the response.
+    const onRestClose = () => {
+      if (!rest.readableEnded) onError();
+    };
+    const onClientClose = () => {
       if (res.writableFinished) return;
-      cleanup();
+      settle('client_closed');
       // The client went away: stop the upstream now, so the GPU stops generating.
       rest.destroy();
-      resolve('client_closed');
     };
     const cleanup = () => {
+      clearInterval(stall);
       rest.off('data', onData);
       rest.off('end', onEnd);
       rest.off('error', onError);
+      rest.off('close', onRestClose);
       res.off('drain', onDrain);
-      res.off('close', onClose);
+      res.off('close', onClientClose);
     };
+    // The first event may have been the last: its 'end' can fire while the peek had the body
+    // paused with no listener, so a body that already ended is finished here.
+    if (rest.readableEnded) {
+      onEnd();
+      return;
+    }
+    if (rest.destroyed) {
+      onError();
+      return;
+    }
     rest.on('data', onData);
     rest.on('end', onEnd);
     rest.on('error', onError);
+    rest.on('close', onRestClose);
     res.on('drain', onDrain);
-    res.on('close', onClose);
+    res.on('close', onClientClose);
     rest.resume();
   });
 }

@@ -1,10 +1,11 @@
 /**
  * Only `/v1` paths are proxied, and only to UPSTREAM_URL: backstop is not an open proxy.
- * A segment may hold RFC 3986 pchar characters; percent-encoded `/`, `\` and `.` are refused, as
+ * A segment may hold RFC 3986 pchar characters except `;` (servlet-style gateways read
+ * `/v1/completions;x` as `/v1/completions`); percent-encoded `/`, `\` and `.` are refused, as
  * are dot segments, so no spelling of a path escapes `/v1` at the gateway (which may decode
  * differently from us). The query string is passed through untouched.
  */
-const SAFE_PATH = /^\/v1(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*\/?$/;
+const SAFE_PATH = /^\/v1(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)*\/?$/;
 // `%25` repeats too: a gateway (or app behind it) that decodes twice turns `%252e%252e` into `..`.
 const ENCODED_TRICK = /%(?:25)*(?:2f|5c|2e|00)/i;
 const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;

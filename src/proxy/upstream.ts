@@ -15,7 +15,9 @@ export function createUpstreamPool(config: Config): Pool {
     pipelining: 1,
     headersTimeout: 0,
     bodyTimeout: config.streamIdleTimeoutMs,
-    keepAliveTimeout: 30_000,
+    // Below uvicorn's 5 s keep-alive (a UPSTREAM_URL straight at vLLM): reusing a socket the
+    // server is closing resets a request, and POSTs on pass-through routes are not retried.
+    keepAliveTimeout: 4_000,
     connect: { timeout: Math.min(10_000, config.attemptTimeoutMs) },
   });
 }

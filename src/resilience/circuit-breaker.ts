@@ -55,11 +55,6 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** True when the breaker holds no state worth keeping (closed with no failures counted). */
-  get pristine(): boolean {
-    return this.#state === BreakerState.closed && this.#failures === 0;
-  }
-
   /** Decides whether a new request may go upstream. A granted probe must be settled. */
   admit(): Admission {
     if (this.#state === BreakerState.closed) return ALLOWED;

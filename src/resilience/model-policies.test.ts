@@ -26,19 +26,31 @@ test('one breaker per model: a dead model does not open the other', () => {
   assert.deepEqual(events, [['a', BreakerState.open]]);
 });
 
-test('bounded: stateless policies are forgotten to make room, stateful ones kept', () => {
-  const { registry } = policies(2);
+test('bounded: policies of models without recent requests are forgotten to make room, busy ones kept', () => {
+  const { registry, clock } = policies(2);
   const open = registry.get('open');
+  open.budget.recordRequest();
   open.breaker.onFailure(open.breaker.admit());
-  registry.get('idle');
+  const junk = registry.get('junk-that-failed-once');
+  junk.budget.recordRequest();
+  junk.breaker.onFailure(junk.breaker.admit());
+  clock.t = 8_000;
+  registry.get('open').budget.recordRequest();
+  clock.t = 12_000;
   registry.get('new');
   assert.equal(registry.size, 2);
-  assert.equal(registry.get('open').breaker.state, BreakerState.open, 'the open breaker survived the sweep');
+  assert.equal(
+    registry.get('open').breaker.state,
+    BreakerState.open,
+    'the busy open breaker survived the sweep',
+  );
+  assert.notEqual(registry.get('junk-that-failed-once'), junk, 'the idle one was forgotten');
 });
 
 test('when nothing can be forgotten, a fresh policy serves the request without being kept', () => {
   const { registry } = policies(1);
   const open = registry.get('open');
+  open.budget.recordRequest();
   open.breaker.onFailure(open.breaker.admit());
   const other = registry.get('other');
   assert.equal(other.breaker.state, BreakerState.closed);

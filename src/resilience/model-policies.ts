@@ -21,8 +21,10 @@ export interface ModelPoliciesOptions {
 
 /**
  * One breaker and one retry budget per requested model, so a dead model never slows the other.
- * Bounded: when `maxModels` are tracked, policies that hold no state (closed breaker, empty
- * budget window) are forgotten; if none can be, the request gets a fresh policy that is not kept.
+ * Bounded: when `maxModels` are tracked, the policies of models without a request in the budget's
+ * window are forgotten (the model name is the client's: a flood of invented names that each
+ * failed once must not pin the table); if none can be, the request gets a fresh policy that is
+ * not kept. Forgetting an idle open breaker costs at most `failureThreshold` requests to reopen.
  */
 export class ModelPolicies {
   readonly #options: ModelPoliciesOptions;
@@ -58,7 +60,7 @@ export class ModelPolicies {
 
   #sweep(): void {
     for (const [model, policy] of this.#policies) {
-      if (policy.breaker.pristine && policy.budget.idle) this.#policies.delete(model);
+      if (policy.budget.idle) this.#policies.delete(model);
     }
   }
 }

@@ -16,11 +16,6 @@ export const ATTEMPT_RESULTS = [
 
 export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
 
-/** Results worth another attempt: routing misses and transient upstream trouble. */
-export function isRetryable(result: AttemptResult): boolean {
-  return result !== 'ok' && result !== 'client_error';
-}
-
 /** The verdict on a response body: its result, and the model that answered when one was read. */
 export interface Verdict {
   readonly result: AttemptResult;

@@ -1,4 +1,4 @@
-export { ATTEMPT_RESULTS, type AttemptResult, isRetryable, type Verdict } from './attempt-result.ts';
+export { ATTEMPT_RESULTS, type AttemptResult, type Verdict } from './attempt-result.ts';
 export { verifyJsonBody } from './json-body.ts';
 export { createModelMatcher, type ModelMatcher } from './model-matcher.ts';
 export { namesRequestedModel } from './not-found-body.ts';

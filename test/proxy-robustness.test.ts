@@ -179,7 +179,7 @@ test('a half-open probe closes the breaker at its verified first byte, not at th
     const slow = sse(Array.from({ length: 40 }, (_, i) => chunk('r-probe', `t${i} `)).concat(DONE), {
       delayMs: 50,
     });
-    upstream.script('r-probe', (req, res, body) => {
+    upstream.script('r-probe', (_req, res) => {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('down');
       upstream.script('r-probe', slow);
     });

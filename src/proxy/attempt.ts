@@ -10,8 +10,8 @@ import {
   SseFirstEventPeek,
   verifyJsonBody,
 } from '../verify/index.ts';
+import { readBounded } from './bounded-body.ts';
 import { peekFirstEvent } from './sse-peek.ts';
-import { readBounded } from './upstream-body.ts';
 import { classifyUpstreamError, describeUpstreamError } from './upstream-error.ts';
 
 /** What one attempt needs; built once per request and reused across its attempts. */

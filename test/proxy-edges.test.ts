@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
-import { json, notFound, ScriptedUpstream, status } from './support/scripted-upstream.ts';
+import { json, notFound, reset, ScriptedUpstream, status } from './support/scripted-upstream.ts';
 
 const SECRET = 'sk-very-secret-token-9f8e7d';
 const ALLOWED = ['phi3', 'microsoft/Phi-3-mini-4k-instruct', 'e-json', 'e-headers', 'e-id'];
@@ -216,6 +216,14 @@ describe('pass-through routes', () => {
     assert.equal(failed.status, 500, 'a 500 on a GET is passed through, not retried');
     assert.equal(await failed.text(), '{"error":"boom"}');
     assert.equal(upstream.count('/gw/v1/models?limit=3'), 1);
+  });
+
+  test('a GET is retried after a connection reset', async () => {
+    upstream.script('/gw/v1/models?limit=5', reset, status(200, '{"object":"list","data":[]}'));
+    const res = await fetch(`${backstop.url}/v1/models?limit=5`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-backstop-attempts'), '2');
+    assert.equal(upstream.count('/gw/v1/models?limit=5'), 2);
   });
 
   test('a GET that keeps failing ends with the upstream answer after RETRY_MAX_ATTEMPTS', async () => {

@@ -132,3 +132,49 @@ test("vLLM's context-length 400 comes back to the client as it is, after one att
     sim.setFaults({ flapping: true });
   }
 });
+
+test('a client that goes away mid-stream: the simulator sees the connection close and stops generating', async () => {
+  sim.setFaults({ flapping: false });
+  try {
+    sim.resetStats();
+    const controller = new AbortController();
+    // 500 tokens at the T4 pace (scaled): still generating when the client leaves.
+    const stream = await openai.chat.completions.create(
+      {
+        model: models[0] as string,
+        messages: [{ role: 'user', content: 'go on' }],
+        max_tokens: 500,
+        stream: true,
+      },
+      { signal: controller.signal },
+    );
+    let tokens = 0;
+    try {
+      for await (const _ of stream) {
+        tokens += 1;
+        if (tokens === 3) controller.abort();
+      }
+    } catch {
+      // The SDK may end the iteration or throw its abort error.
+    }
+    const stats = await waitFor(() => {
+      const s = sim.stats();
+      return s.clientAborts === 1 ? s : undefined;
+    });
+    assert.equal(stats.streamsCompleted, 0);
+    assert.equal(stats.inflight, 0);
+  } finally {
+    sim.setFaults({ flapping: true });
+  }
+});
+
+/** Polls a condition that another process settles (the simulator's view of a closed socket). */
+async function waitFor<T>(check: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

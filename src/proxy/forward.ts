@@ -4,7 +4,6 @@ import type { Config } from '../config.ts';
 import { sendError } from '../errors.ts';
 import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts';
 import {
-  type Admission,
   type BackoffOptions,
   backoffDelay,
   type ModelPolicies,
@@ -13,6 +12,7 @@ import {
 } from '../resilience/index.ts';
 import type { AttemptResult } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
+import { BreakerTicket } from './breaker-ticket.ts';
 import { deliver } from './respond.ts';
 
 /** Which failed attempts a route may retry. */
@@ -225,27 +225,6 @@ function failed(
   }
   finish(job, deps, 502, stop === 'budget' ? 'budget_exhausted' : 'retries_exhausted', message);
   sendError(res, 'retries_exhausted', message, headers);
-}
-
-/** The breaker verdict of one request: given at most once, whichever path ends the request. */
-class BreakerTicket {
-  #policy: ModelPolicy | undefined;
-  #admission: Admission | undefined;
-
-  hold(policy: ModelPolicy, admission: Admission): void {
-    this.#policy = policy;
-    this.#admission = admission;
-  }
-
-  settle(verdict: 'success' | 'failure' | 'abandon'): void {
-    const policy = this.#policy;
-    const admission = this.#admission;
-    if (policy === undefined || admission === undefined) return;
-    this.#policy = undefined;
-    if (verdict === 'success') policy.breaker.onSuccess(admission);
-    else if (verdict === 'failure') policy.breaker.onFailure(admission);
-    else policy.breaker.onAbandon(admission);
-  }
 }
 
 function finish(

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
+import { freePort } from '../bench/processes.ts';
 import {
   DEFAULT_MODELS,
   expectedContent,
@@ -38,16 +37,6 @@ async function assertHealthy(backstop: BackstopProcess): Promise<void> {
   assert.equal(backstop.child.exitCode, null, 'backstop is still running');
   assert.equal(backstop.child.signalCode, null);
   assert.equal(await inflight(backstop.adminUrl), 0, 'no request left counted in flight');
-}
-
-/** A free port nobody listens on: connections to it are refused. */
-async function refusingPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 // Hostile answers beyond scripted-upstream's basic steps.
@@ -156,7 +145,7 @@ describe('hand-made hostile upstreams', () => {
 
   test('refused: every attempt fails to connect, the client gets 502 quickly', async () => {
     const other = await startBackstop({
-      UPSTREAM_URL: `http://127.0.0.1:${await refusingPort()}`,
+      UPSTREAM_URL: `http://127.0.0.1:${await freePort()}`,
       RETRY_MAX_ATTEMPTS: '3',
       RETRY_BASE_DELAY_MS: '1',
       RETRY_MAX_DELAY_MS: '20',

@@ -63,6 +63,20 @@ export function pathRow(s: PathModelStats): string[] {
   ];
 }
 
+export const MLPERF_COLUMNS = ['Model', 'Path', 'TTFT p95', 'TPOT p95', 'Compliant', 'Notes'];
+
+/** One row of the MLPerf table (TTFT p95 <= 2 s, TPOT p95 <= 100 ms when streamed). */
+export function mlperfRow(x: PathModelStats): string[] {
+  return [
+    shortModel(x.model),
+    x.path,
+    fmtMs(x.ttft.p95),
+    x.tpot.count ? fmtMs(x.tpot.p95) : 'n/a (non-streaming)',
+    x.mlperf.verdict === 'PASS' ? '✓ PASS' : '✗ FAIL',
+    x.mlperf.reason,
+  ];
+}
+
 /** Models in first-seen order. */
 export function modelsOf(stats: readonly PathModelStats[]): string[] {
   return [...new Set(stats.map((s) => s.model))];

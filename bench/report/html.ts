@@ -1,6 +1,6 @@
 import type { ScenarioResult } from '../scenarios/types.ts';
 import { cdfPoints } from '../stats.ts';
-import { fmtMs, modelsOf, PATH_COLUMNS, pathRow, shortModel, verdict } from './format.ts';
+import { MLPERF_COLUMNS, mlperfRow, modelsOf, PATH_COLUMNS, pathRow, shortModel, verdict } from './format.ts';
 import { renderMarkdown } from './markdown.ts';
 import { barChart, cdfChart, PATH_COLORS, type Series, scatterChart } from './svg-charts.ts';
 import type { RunReport } from './types.ts';
@@ -120,20 +120,7 @@ function scenarioHtml(s: ScenarioResult): string {
     );
   }
   if (s.stats.length) {
-    parts.push(
-      '<h3>MLPerf compliance</h3>',
-      table(
-        ['Model', 'Path', 'TTFT p95', 'TPOT p95', 'Compliant', 'Notes'],
-        s.stats.map((x) => [
-          shortModel(x.model),
-          x.path,
-          fmtMs(x.ttft.p95),
-          x.tpot.count ? fmtMs(x.tpot.p95) : 'n/a (non-streaming)',
-          x.mlperf.verdict === 'PASS' ? '✓ PASS' : '✗ FAIL',
-          x.mlperf.reason,
-        ]),
-      ),
-    );
+    parts.push('<h3>MLPerf compliance</h3>', table(MLPERF_COLUMNS, s.stats.map(mlperfRow)));
   }
   if (s.ratios.length) {
     parts.push(

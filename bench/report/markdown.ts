@@ -1,5 +1,14 @@
 import type { ScenarioResult, Table } from '../scenarios/types.ts';
-import { fmtMs, fmtNum, modelsOf, PATH_COLUMNS, pathRow, shortModel, verdict } from './format.ts';
+import {
+  fmtNum,
+  MLPERF_COLUMNS,
+  mlperfRow,
+  modelsOf,
+  PATH_COLUMNS,
+  pathRow,
+  shortModel,
+  verdict,
+} from './format.ts';
 import type { RunReport } from './types.ts';
 
 /** report.md: laid out like the seed report (pattern2-gpu-results.md), so its readers find their way. */
@@ -44,17 +53,7 @@ function scenarioSection(s: ScenarioResult): string {
       '',
       '### MLPerf compliance (TTFT p95 <= 2 s, TPOT p95 <= 100 ms, every answer from the right model)',
       '',
-      mdTable(
-        ['Model', 'Path', 'TTFT p95', 'TPOT p95', 'Compliant', 'Notes'],
-        s.stats.map((x) => [
-          shortModel(x.model),
-          x.path,
-          fmtMs(x.ttft.p95),
-          x.tpot.count ? fmtMs(x.tpot.p95) : 'n/a (non-streaming)',
-          x.mlperf.verdict === 'PASS' ? '✓ PASS' : '✗ FAIL',
-          x.mlperf.reason,
-        ]),
-      ),
+      mdTable(MLPERF_COLUMNS, s.stats.map(mlperfRow)),
       '',
     );
     const errors = s.stats.filter((x) => Object.keys(x.errors).length > 0);

@@ -1,12 +1,10 @@
 import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { clientLoop } from '../clients/client-loop.ts';
-import { directClient } from '../clients/direct.ts';
 import type { RequestSample, Workload } from '../clients/types.ts';
 import { summarize } from '../stats.ts';
 import { runOpenPhase } from './phase.ts';
 import { ms, short } from './retry-tax.ts';
 import { skipped } from './skipped.ts';
+import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
 /**
@@ -41,11 +39,7 @@ export async function outage(ctx: RunContext): Promise<ScenarioResult> {
       ctx,
       `outage: ${short(down)} down for ${half / 1000} s, then back`,
       {
-        clients: [
-          directClient(ctx.dispatcher, gw.url, w, ctx.now),
-          clientLoop(ctx.dispatcher, gw.url, w, ctx.now, { maxAttempts: 10, sleepMs: opts.loopSleepMs }),
-          backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
-        ],
+        clients: threePaths(ctx, gw.url, bs.url, w),
         models: opts.models,
       },
       rate,

@@ -1,12 +1,11 @@
 import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { clientLoop } from '../clients/client-loop.ts';
 import { directClient } from '../clients/direct.ts';
 import type { Workload } from '../clients/types.ts';
 import { startMeter } from '../proc-meter.ts';
 import { findings, usageOf } from './findings.ts';
 import { runClosedPhase } from './phase.ts';
 import { retryTax } from './retry-tax.ts';
+import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult } from './types.ts';
 
 /**
@@ -30,16 +29,11 @@ export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> 
   };
   const gw = await ctx.gateway({ seed: opts.seed, timeScale: opts.timeScale });
   const bs = await ctx.backstop(gw.url);
-  const loop = { maxAttempts: 10, sleepMs: opts.loopSleepMs };
   const t0 = ctx.now();
 
   const meter = bs.pid ? startMeter(() => [bs.pid as number]) : undefined;
   const samples = await runClosedPhase(ctx, 'quick_validation', {
-    clients: [
-      directClient(ctx.dispatcher, gw.url, w, ctx.now),
-      clientLoop(ctx.dispatcher, gw.url, w, ctx.now, loop),
-      backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
-    ],
+    clients: threePaths(ctx, gw.url, bs.url, w),
     requests,
     concurrency,
     models: opts.models,

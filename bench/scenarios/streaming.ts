@@ -1,6 +1,5 @@
 import { aggregate, type PathModelStats } from '../aggregate.ts';
 import { backstopClient } from '../clients/backstop.ts';
-import { clientLoop } from '../clients/client-loop.ts';
 import { directClient } from '../clients/direct.ts';
 import type { RequestSample, Workload } from '../clients/types.ts';
 import { startMeter } from '../proc-meter.ts';
@@ -8,6 +7,7 @@ import { ratio, summarize } from '../stats.ts';
 import { findings, usageOf } from './findings.ts';
 import { runClosedPhase, runOpenPhase } from './phase.ts';
 import { ms, retryTax } from './retry-tax.ts';
+import { threePaths } from './three-paths.ts';
 import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
 
 /** The scale run's stream shape, from the issue: 50 tokens, 20 ms apart. */
@@ -34,11 +34,7 @@ export async function streaming(ctx: RunContext): Promise<ScenarioResult> {
   const gw = await ctx.gateway({ seed: opts.seed, timeScale: opts.timeScale });
   const bs = await ctx.backstop(gw.url);
   const samples = await runClosedPhase(ctx, 'streaming', {
-    clients: [
-      directClient(ctx.dispatcher, gw.url, w, ctx.now),
-      clientLoop(ctx.dispatcher, gw.url, w, ctx.now, { maxAttempts: 10, sleepMs: opts.loopSleepMs }),
-      backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
-    ],
+    clients: threePaths(ctx, gw.url, bs.url, w),
     requests,
     concurrency,
     models: opts.models,

@@ -1,11 +1,9 @@
 import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { clientLoop } from '../clients/client-loop.ts';
-import { directClient } from '../clients/direct.ts';
 import type { Workload } from '../clients/types.ts';
 import { startMeter } from '../proc-meter.ts';
 import { findings, usageOf } from './findings.ts';
 import { runOpenPhase } from './phase.ts';
+import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult } from './types.ts';
 
 /**
@@ -31,11 +29,7 @@ export async function sustained(ctx: RunContext): Promise<ScenarioResult> {
     ctx,
     `sustained: ${rate} req/s per path for ${durationS} s`,
     {
-      clients: [
-        directClient(ctx.dispatcher, gw.url, w, ctx.now),
-        clientLoop(ctx.dispatcher, gw.url, w, ctx.now, { maxAttempts: 10, sleepMs: opts.loopSleepMs }),
-        backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
-      ],
+      clients: threePaths(ctx, gw.url, bs.url, w),
       models: opts.models,
     },
     rate,

@@ -18,7 +18,7 @@ import {
 } from './proxy/index.ts';
 import { createModelMatcher } from './verify/index.ts';
 
-/** Everything the proxy routes need, wired by main.ts. */
+/** Everything the proxy routes need, wired by serve.ts. */
 export interface ProxyAppDeps extends ForwardDeps {
   dispatcher: Dispatcher;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,8 +8,9 @@ import { aggregate } from '../bench/aggregate.ts';
 import type { RequestSample } from '../bench/clients/types.ts';
 import { renderHtml } from '../bench/report/html.ts';
 import type { RunReport } from '../bench/report/types.ts';
+import { findOnPath, skipWithout } from './support/system-tool.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = findOnPath('chromium') ?? 'chromium';
 const dir = mkdtempSync(join(tmpdir(), 'bench-html-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -102,14 +103,9 @@ describe('bench report.html', () => {
     assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
-  it('renders in headless Chromium: a non-trivial screenshot, and the charts in the DOM', () => {
-    try {
-      accessSync(CHROMIUM, constants.X_OK);
-    } catch {
-      assert.fail(
-        `${CHROMIUM} is missing: CI installs Debian's "chromium" package (apt-get install -y chromium)`,
-      );
-    }
+  it('renders in headless Chromium: a non-trivial screenshot, and the charts in the DOM', {
+    skip: skipWithout('chromium', 'chromium'),
+  }, () => {
     const flags = [
       '--headless',
       '--no-sandbox',

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { createAdminApp } from './admin/index.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { ConnectionTracker } from './connection-tracker.ts';
+import { combineObservers } from './events.ts';
+import { createLoggers, createLogObserver, Metrics } from './observe/index.ts';
+import { createUpstreamPool } from './proxy/index.ts';
+import { ModelPolicies, systemClock } from './resilience/index.ts';
+import { createProxyApp } from './server.ts';
+import { installShutdown } from './shutdown.ts';
+
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
+}
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`backstop: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+const config = configOrExit();
+const loggers = createLoggers(config.logLevel);
+const logger = loggers.requests;
+const version = readVersion();
+const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
+const observer = combineObservers([metrics, createLogObserver(logger)]);
+const policies = new ModelPolicies({
+  breaker: {
+    failureThreshold: config.breakerFailureThreshold,
+    cooldownMs: config.breakerCooldownMs,
+    maxCooldownMs: config.breakerMaxCooldownMs,
+  },
+  budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
+  maxModels: 1000,
+  clock: systemClock,
+  random: Math.random,
+  onBreakerState: (model, state) => observer.breakerChanged(model, state),
+});
+const pool = createUpstreamPool(config);
+const app = createProxyApp({
+  config,
+  dispatcher: pool,
+  policies,
+  observer,
+  random: Math.random,
+  backoff: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+  now: () => performance.now(),
+  onUnexpectedError: (error, reqId) =>
+    logger.error({ err: error, reqId }, 'unexpected error while handling a request'),
+});
+
+// Listener hardening: a slow or idle client cannot hold a socket forever, and headers are bounded.
+const proxy = createAdaptorServer({
+  fetch: app.fetch,
+  serverOptions: {
+    headersTimeout: config.headersTimeoutMs,
+    // Node checks both timeouts only this often (default 30 s, which let a slowloris connection
+    // live up to 50 s with a 20 s headersTimeout).
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    requestTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: 16_384,
+  },
+}) as Server;
+proxy.maxConnections = config.maxConnections;
+const connections = new ConnectionTracker(proxy);
+
+let ready = true;
+const admin = createAdaptorServer({
+  fetch: createAdminApp({
+    isReady: () => ready,
+    renderMetrics: () => metrics.render(),
+    metricsContentType: metrics.contentType,
+  }).fetch,
+}) as Server;
+
+const port = await listen(proxy, config.port, config.host);
+const adminPort = await listen(admin, config.adminPort, config.adminHost);
+loggers.lifecycle.info({ port, adminPort, upstream: config.upstreamUrl.href, version }, 'listening');
+loggers.flush();
+
+installShutdown({
+  delayMs: config.shutdownDelayMs,
+  graceMs: config.shutdownGraceMs,
+  proxy,
+  connections,
+  admin,
+  markDraining: () => {
+    ready = false;
+  },
+  release: async () => {
+    await pool.close();
+    loggers.flush();
+  },
+  log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),
+  exit: (code) => process.exit(code),
+});

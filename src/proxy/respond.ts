@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { errorBody } from '../errors.ts';
 import type { AttemptOutcome } from './attempt.ts';
 import { clientResponseHeaders } from './headers.ts';
-import { SseFramer } from './sse-framer.ts';
+import { DEFAULT_MAX_EVENT_BYTES, SseFramer } from './sse-framer.ts';
 import { StreamTail } from './stream-tail.ts';
 
 /** How writing a committed response ended. */
@@ -17,6 +17,11 @@ export interface DeliveryContext {
   stallTimeoutMs: number;
   /** Runs when the verified first bytes are handed to the socket (TTFT, breaker verdict). */
   onFirstByte: () => void;
+  /**
+   * Largest SSE event held while it is unfinished (MAX_RESPONSE_BYTES); a larger one ends the
+   * stream with `stream_interrupted`. Defaults to MAX_RESPONSE_BYTES's default.
+   */
+  maxEventBytes?: number;
 }
 
 /**
@@ -58,7 +63,7 @@ export function deliver(
   res.writeHead(outcome.status, headers);
   const tail = outcome.sse ? new StreamTail() : undefined;
   // Whole events only, so a cut in mid-event never reaches the client as a broken event.
-  const framer = outcome.sse ? new SseFramer() : undefined;
+  const framer = outcome.sse ? new SseFramer(context.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES) : undefined;
   if (held !== undefined) {
     for (const chunk of held) {
       tail?.push(chunk);
@@ -68,6 +73,11 @@ export function deliver(
   }
   if (held !== undefined && held.length > 0) context.onFirstByte();
   else res.flushHeaders();
+  if (framer?.overflowed) {
+    rest.destroy();
+    res.end(streamErrorEvent(eventTooLarge(framer)));
+    return Promise.resolve('stream_error');
+  }
   return pipeRest(res, rest, tail, framer, held === undefined || held.length === 0, context);
 }
 
@@ -102,6 +112,15 @@ function pipeRest(
       }
       tail?.push(chunk);
       const out = framer ? framer.push(chunk) : chunk;
+      if (framer?.overflowed) {
+        // An event that never ends is held, not written, so backpressure cannot pause the
+        // upstream: stop reading it, and tell the client in band (issue 10).
+        settle('stream_error');
+        rest.destroy();
+        if (out.length > 0) res.write(out);
+        res.end(streamErrorEvent(eventTooLarge(framer)));
+        return;
+      }
       if (out.length > 0 && !res.write(out)) {
         rest.pause();
         backlog = res.writableLength + (res.socket?.writableLength ?? 0);
@@ -166,6 +185,10 @@ function pipeRest(
     res.on('close', onClientClose);
     rest.resume();
   });
+}
+
+function eventTooLarge(framer: SseFramer): string {
+  return `The upstream sent an event larger than ${framer.maxEventBytes} bytes (MAX_RESPONSE_BYTES); backstop ended the stream.`;
 }
 
 /** The error event that ends a cut stream; what went before it always ended with a whole event. */

@@ -1,5 +1,15 @@
 const LF = 0x0a;
 const CR = 0x0d;
+const NONE = -1;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The largest unfinished event a framer holds by default: MAX_RESPONSE_BYTES's default (16 MiB),
+ * the same bound the first-event peek and a JSON body get. An event that never ends is the
+ * upstream's fault, and holding it would grow memory without limit while writing nothing, so
+ * backpressure would never pause the upstream (issue 10).
+ */
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1_048_576;
 
 /**
  * Passes an SSE stream on in whole events: bytes after the last event boundary (a blank line) are
@@ -7,43 +17,87 @@ const CR = 0x0d;
  * event is dropped instead of reaching the client, where closing it with our error event would
  * dispatch a broken `data:` line (the openai SDK then throws "malformed server-sent event JSON"
  * and never sees the error). The bytes that do go out are the upstream's, unchanged.
+ *
+ * Each byte is scanned once (the held chunks are kept as they came, with the two bytes before the
+ * new chunk as context), and what is held is bounded: once the unfinished event passes
+ * `maxEventBytes`, `overflowed` is true and the caller ends the stream.
  */
 export class SseFramer {
-  #pending: Buffer | undefined;
+  /** The largest unfinished event held; past it, `overflowed`. */
+  readonly maxEventBytes: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** The last two bytes seen (`NONE` before any): a boundary may span the edge of a chunk. */
+  #prev1 = NONE;
+  #prev2 = NONE;
+
+  constructor(maxEventBytes = DEFAULT_MAX_EVENT_BYTES) {
+    this.maxEventBytes = maxEventBytes;
+  }
 
   /** The bytes of `chunk` (after any held ones) up to the last complete event; holds the rest. */
   push(chunk: Buffer): Buffer {
-    const bytes = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
-    const end = lastEventEnd(bytes);
-    if (end === bytes.length) {
-      this.#pending = undefined;
-      return bytes;
+    if (chunk.length === 0) return EMPTY;
+    const end = lastEventEnd(chunk, this.#prev1, this.#prev2);
+    this.#prev2 = chunk.length > 1 ? (chunk[chunk.length - 2] as number) : this.#prev1;
+    this.#prev1 = chunk[chunk.length - 1] as number;
+    if (end === 0) {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+      return EMPTY;
     }
-    this.#pending = Buffer.from(bytes.subarray(end));
-    return bytes.subarray(0, end);
+    const head = end === chunk.length ? chunk : chunk.subarray(0, end);
+    let out = head;
+    if (this.#pending.length > 0) {
+      this.#pending.push(head);
+      out = Buffer.concat(this.#pending, this.#pendingBytes + head.length);
+      this.#pending = [];
+    }
+    if (end < chunk.length) this.#pending.push(chunk.subarray(end));
+    this.#pendingBytes = chunk.length - end;
+    return out;
+  }
+
+  /** Bytes held of the unfinished event. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** True once the unfinished event is larger than `maxEventBytes`: the stream must end. */
+  get overflowed(): boolean {
+    return this.#pendingBytes > this.maxEventBytes;
   }
 
   /** The held bytes of an unfinished event (emptied). */
   takePending(): Buffer {
-    const pending = this.#pending ?? Buffer.alloc(0);
-    this.#pending = undefined;
+    const pending =
+      this.#pending.length === 1
+        ? (this.#pending[0] as Buffer)
+        : Buffer.concat(this.#pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
     return pending;
   }
 }
 
 /**
- * Index just past the last blank line in `bytes` (0 when there is none). Lines end in CRLF, LF or
- * CR (WHATWG HTML, server-sent events); a blank line is a line end right after another one.
+ * Index just past the last blank line in `bytes` (0 when there is none), where `prev1` and `prev2`
+ * are the two bytes before it. Lines end in CRLF, LF or CR (WHATWG HTML, server-sent events); a
+ * blank line is a line end right after another one. Scanned from the end: in a healthy stream the
+ * chunk ends with its boundary, so this costs a couple of steps.
  */
-function lastEventEnd(bytes: Buffer): number {
-  for (let i = bytes.length - 1; i > 0; i--) {
+function lastEventEnd(bytes: Buffer, prev1: number, prev2: number): number {
+  for (let i = bytes.length - 1; i >= 0; i--) {
     const c = bytes[i];
-    const before = bytes[i - 1];
-    if (c === LF) {
-      if (before === LF) return i + 1;
-      if (before === CR && i >= 2 && (bytes[i - 2] === LF || bytes[i - 2] === CR)) return i + 1;
-    } else if (c === CR && (before === CR || before === LF)) {
+    if (c !== LF && c !== CR) continue;
+    const before = i >= 1 ? (bytes[i - 1] as number) : prev1;
+    if (c === CR) {
+      if (before === CR || before === LF) return i + 1;
+    } else if (before === LF) {
       return i + 1;
+    } else if (before === CR) {
+      const twoBefore = i >= 2 ? (bytes[i - 2] as number) : i === 1 ? prev1 : prev2;
+      if (twoBefore === LF || twoBefore === CR) return i + 1;
     }
   }
   return 0;

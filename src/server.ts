@@ -12,6 +12,7 @@ import {
   readRequestBody,
   readRequestFields,
   requestIdFrom,
+  startsLikeJsonObject,
   toUpstreamPath,
   upstreamBasePath,
   upstreamRequestHeaders,
@@ -137,13 +138,17 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     const route = path.slice(basePath.length, query < 0 ? undefined : query).replace(/\/$/, '');
     const modelRoute = method === 'POST' && MODEL_ROUTES.has(route);
     let model: string | undefined;
-    if (modelRoute || (body !== null && isJson(req))) {
-      const fields = readRequestFields(body ?? Buffer.alloc(0));
+    // Every body that reads as a JSON object is checked, whatever its content-type says: vLLM
+    // (FastAPI) parses a body with no content-type as JSON (issue 10).
+    if (body !== null && (modelRoute || startsLikeJsonObject(body))) {
+      const fields = readRequestFields(body);
       if (fields.ok) {
         model = fields.model;
         record.model = model;
         record.stream = fields.stream;
-      } else if (modelRoute) {
+      } else if (modelRoute || (config.models !== undefined && fields.code !== 'missing_model')) {
+        // With MODELS set, a JSON object whose model backstop cannot read may still name one to
+        // the upstream (Python's json takes `NaN` and `Infinity`): refused, as on a model route.
         refuse(request, 'bad_request', fields.code, fields.message);
         return RESPONSE_ALREADY_SENT;
       }
@@ -200,8 +205,4 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     return RESPONSE_ALREADY_SENT;
   });
   return app;
-}
-
-function isJson(req: IncomingMessage): boolean {
-  return req.headers['content-type']?.toLowerCase().includes('json') ?? false;
 }

@@ -1,6 +1,7 @@
 export { type AttemptOutcome, type AttemptSpec, runAttempt } from './attempt.ts';
 export { type ForwardDeps, type ForwardJob, forward, type RetryMode } from './forward.ts';
 export { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+export { startsLikeJsonObject } from './json-text.ts';
 export { readRequestBody } from './request-body.ts';
 export { MAX_MODEL_NAME_LENGTH, type RequestFields, readRequestFields } from './request-fields.ts';
 export { requestIdFrom } from './request-id.ts';

@@ -38,6 +38,26 @@ test('paths: dot segments, encoded separators and other roots are refused', () =
   }
 });
 
+test('paths: encoded unreserved characters are decoded, so a route has one spelling (RFC 3986 6.2.2.2)', () => {
+  assert.equal(toUpstreamPath('/v1/chat/%63ompletions', ''), '/v1/chat/completions');
+  assert.equal(toUpstreamPath('/%76%31/%43hat/%7e%2D%5f', '/gw'), '/gw/v1/Chat/~-_');
+  assert.equal(
+    toUpstreamPath('/v1/a%20b%21?q=%63', ''),
+    '/v1/a%20b%21?q=%63',
+    'reserved and other escapes, and the query, are kept as they came',
+  );
+  // Encoded twice, or made by decoding: a gateway that decodes twice would see `completions`.
+  for (const target of [
+    '/v1/chat/%2563ompletions',
+    '/v1/%252563hat/completions',
+    '/v1/chat/%25%36%33ompletions',
+    '/v1/chat/%%36%33ompletions',
+    '/v1/%25%32e%25%32e/admin',
+  ]) {
+    assert.equal(toUpstreamPath(target, ''), undefined, target);
+  }
+});
+
 test('request headers: hop-by-hop and Connection-listed ones dropped, Authorization kept, request id set', () => {
   const out = upstreamRequestHeaders(
     {

@@ -1,3 +1,5 @@
+import { jsonText } from './json-text.ts';
+
 /** Longest model name accepted: names are kept as breaker keys and metric labels, and logged. */
 export const MAX_MODEL_NAME_LENGTH = 256;
 
@@ -27,13 +29,13 @@ const LONG_MODEL: RequestFields = {
 };
 
 /**
- * Reads `model` and `stream` from a JSON request body. The body is parsed, never re-serialised:
- * the original bytes are what goes upstream.
+ * Reads `model` and `stream` from a JSON request body, decoded as the upstream decodes it
+ * (`jsonText`). The body is parsed, never re-serialised: the original bytes are what goes upstream.
  */
 export function readRequestFields(body: Buffer): RequestFields {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(jsonText(body));
   } catch {
     return NOT_JSON;
   }

@@ -12,7 +12,8 @@ const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
 
 /**
  * Maps a request target (origin-form or absolute-form, RFC 9112 section 3.2) to the path sent
- * upstream under `basePath`, or `undefined` when it must not be forwarded.
+ * upstream under `basePath`, or `undefined` when it must not be forwarded. Encoded unreserved
+ * characters in the path are decoded, so a route has one spelling.
  */
 export function toUpstreamPath(target: string, basePath: string): string | undefined {
   let pathAndQuery = target;
@@ -26,6 +27,48 @@ export function toUpstreamPath(target: string, basePath: string): string | undef
   }
   const q = pathAndQuery.indexOf('?');
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
-  if (!SAFE_PATH.test(path) || ENCODED_TRICK.test(path) || DOT_SEGMENT.test(path)) return undefined;
-  return basePath + pathAndQuery;
+  // Checked after decoding: every trick in `path` is still in `normal` (only unreserved
+  // characters are decoded), and decoding may have made one (`%%36%33` -> `%63`).
+  const normal = decodeUnreserved(path);
+  if (
+    !SAFE_PATH.test(normal) ||
+    ENCODED_TRICK.test(normal) ||
+    encodesUnreserved(normal) ||
+    DOT_SEGMENT.test(normal)
+  )
+    return undefined;
+  return basePath + normal + (q < 0 ? '' : pathAndQuery.slice(q));
+}
+
+const ENCODED = /%([0-9A-Fa-f]{2})/g;
+const STILL_ENCODED = /%(?:25)*([0-9A-Fa-f]{2})/g;
+const UNRESERVED = /^[A-Za-z0-9\-_~]$/;
+
+/**
+ * True when a path whose unreserved escapes were decoded still spells one, under `%25` layers
+ * (`%2563`) or made by the decoding itself (`%%36%33` -> `%63`). A gateway that decodes twice
+ * would read `/v1/chat/%2563ompletions` as a model route that backstop did not verify; one that
+ * decodes once sends it to a path that does not exist. Refused, as ENCODED_TRICK refuses `%252e`.
+ */
+function encodesUnreserved(normal: string): boolean {
+  for (const [, hex] of normal.matchAll(STILL_ENCODED)) {
+    if (UNRESERVED.test(String.fromCharCode(Number.parseInt(hex as string, 16)))) return true;
+  }
+  return false;
+}
+
+/**
+ * Decodes percent-encoded unreserved characters (RFC 3986 section 2.3: ALPHA DIGIT - . _ ~),
+ * which mean the same as the characters themselves (section 6.2.2.2): the gateway reads
+ * `/v1/chat/%63ompletions` as `/v1/chat/completions`, so backstop must too, to verify and retry
+ * it, and sends the normal form so both sides route the same path. Other escapes are kept as they
+ * came. `.` is left out: an encoded dot stays encoded and is refused (ENCODED_TRICK), so no dot
+ * segment can appear; and `%25` stays `%25`, so nothing is decoded twice.
+ */
+function decodeUnreserved(path: string): string {
+  if (!path.includes('%')) return path;
+  return path.replace(ENCODED, (encoded: string, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : encoded;
+  });
 }

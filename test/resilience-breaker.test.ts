@@ -184,7 +184,8 @@ describe('breaker semantics (scripted gateway)', () => {
     const reopened = timeOf(transitions(backstop, model, 'open')[1]);
     const count = upstream.count(model);
 
-    // The second cooldown is 1000-1200 ms: past the first cooldown the breaker still refuses.
+    // The second cooldown is 800-1000 ms (doubled, less up to 20% jitter): past the first
+    // cooldown (400-500 ms) the breaker still refuses.
     await sleepUntil(reopened + COOLDOWN + 150);
     const early = await chat(backstop.url, model);
     assert.equal(early.code, 'circuit_open', 'the cooldown grew beyond the base');

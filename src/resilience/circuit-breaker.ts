@@ -8,7 +8,7 @@ export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
 export interface CircuitBreakerOptions {
   /** Consecutive failed requests that open the breaker. */
   failureThreshold: number;
-  /** Time an open breaker waits before letting one probe through. */
+  /** Time an open breaker waits before letting one probe through (less up to 20% jitter). */
   cooldownMs: number;
   /** Cap for the cooldown, which doubles (with jitter) each time a probe fails. */
   maxCooldownMs: number;
@@ -98,10 +98,13 @@ export class CircuitBreaker {
 
   #open(): void {
     this.#opens += 1;
-    const grown = this.#options.cooldownMs * 2 ** (this.#opens - 1);
-    // Up to +20% jitter so breakers of many sidecars do not probe the gateway in lockstep.
-    const cooldown = Math.min(this.#options.maxCooldownMs, grown * (1 + 0.2 * this.#random()));
-    this.#openUntil = this.#clock.now() + (this.#opens === 1 ? this.#options.cooldownMs : cooldown);
+    const { cooldownMs, maxCooldownMs } = this.#options;
+    const grown = Math.min(maxCooldownMs, cooldownMs * 2 ** (this.#opens - 1));
+    // Up to 20% jitter, so the breakers of many sidecars do not probe the gateway in lockstep:
+    // on the first cooldown too (sidecars that saw the same outage open together, issue 10), and
+    // at the cap. Drawn below the grown value, so neither BREAKER_COOLDOWN_MS nor the cap is
+    // exceeded, and a jitter added before the cap would vanish at it.
+    this.#openUntil = this.#clock.now() + grown * (1 - 0.2 * this.#random());
     this.#failures = 0;
     this.#transition(BreakerState.open);
   }

@@ -2,6 +2,8 @@
  * Renders the copies that the kustomize Component deploy/components/monitoring/ needs from their
  * sources, because kustomize refuses files outside a kustomization's root:
  *   deploy/prometheus/backstop-rules.yaml -> deploy/components/monitoring/prometheus-rule.yaml
+ *   deploy/prometheus/backstop-rules.yaml -> deploy/components/monitoring/runbook-base-url.yaml
+ *                                            (the base URL of the alerts' runbook_url)
  *   deploy/grafana/backstop.json          -> deploy/components/monitoring/backstop.json
  *
  *   node scripts/sync-monitoring.ts           rewrite the copies
@@ -22,6 +24,15 @@ export const DASHBOARD_SOURCE = 'deploy/grafana/backstop.json';
 /** Rendered copies, relative to the repository root. */
 export const RULES_COPY = 'deploy/components/monitoring/prometheus-rule.yaml';
 export const DASHBOARD_COPY = 'deploy/components/monitoring/backstop.json';
+export const RUNBOOK_BASE_COPY = 'deploy/components/monitoring/runbook-base-url.yaml';
+
+/**
+ * Every alert's runbook_url is `<base>` + RUNBOOK_PATH + `<alert>.md`. The Component's replacement
+ * splits the URL at this path (kustomize's `delimiter` option), so the base must not contain it.
+ */
+export const RUNBOOK_PATH = '/docs/runbooks/';
+/** The ConfigMap (local-config: never applied) whose `data.url` the Component writes as the base. */
+export const RUNBOOK_BASE_CONFIGMAP = 'backstop-runbook-base-url';
 
 const GENERATED = (source: string) =>
   `# Generated from ${source} by scripts/sync-monitoring.ts: edit the source, then run\n` +
@@ -57,10 +68,54 @@ export function renderPrometheusRule(rulesYaml: string): string {
   return rendered;
 }
 
+type AlertRule = { alert?: string; annotations?: { runbook_url?: string } };
+
+/**
+ * The one base URL in front of RUNBOOK_PATH in every alert's runbook_url. Throws when an alert
+ * has none, when its page is not named after the alert, when a base is no URL or ends with `/`,
+ * or when two alerts disagree: the Component's ConfigMap holds a single base.
+ */
+export function runbookBaseURL(rulesYaml: string): string {
+  const { groups } = parse(rulesYaml) as { groups: { rules: AlertRule[] }[] };
+  const bases = new Set<string>();
+  for (const rule of groups.flatMap((group) => group.rules)) {
+    if (rule.alert === undefined) continue;
+    const url = rule.annotations?.runbook_url ?? '';
+    const suffix = `${RUNBOOK_PATH}${rule.alert}.md`;
+    const base = url.slice(0, -suffix.length);
+    if (!url.endsWith(suffix) || base.endsWith('/') || base.includes(RUNBOOK_PATH) || !URL.canParse(base))
+      throw new Error(`${RULES_SOURCE}: ${rule.alert}: runbook_url "${url}" is not <base>${suffix}`);
+    bases.add(base);
+  }
+  if (bases.size !== 1)
+    throw new Error(`${RULES_SOURCE}: the alerts' runbook_url need one base, found ${[...bases].join(', ')}`);
+  return [...bases][0] as string;
+}
+
+/** The Component's local-config ConfigMap that holds the runbook base URL. */
+export function renderRunbookBaseURL(rulesYaml: string): string {
+  return (
+    GENERATED(RULES_SOURCE) +
+    "# The base URL of every alert's runbook_url: the Component's replacement writes data.url in front\n" +
+    `# of ${RUNBOOK_PATH}<alert>.md. To use another base, see docs/observability.md. local-config:\n` +
+    '# kustomize drops this ConfigMap from its output, so it is never applied to a cluster.\n' +
+    'apiVersion: v1\n' +
+    'kind: ConfigMap\n' +
+    'metadata:\n' +
+    `  name: ${RUNBOOK_BASE_CONFIGMAP}\n` +
+    '  annotations:\n' +
+    '    config.kubernetes.io/local-config: "true"\n' +
+    'data:\n' +
+    `  url: ${JSON.stringify(runbookBaseURL(rulesYaml))}\n`
+  );
+}
+
 /** Every rendered copy by repository-relative path, read from the sources under `root`. */
 export function renderMonitoringFiles(root = ROOT): Map<string, string> {
+  const rules = readFileSync(join(root, RULES_SOURCE), 'utf8');
   return new Map([
-    [RULES_COPY, renderPrometheusRule(readFileSync(join(root, RULES_SOURCE), 'utf8'))],
+    [RULES_COPY, renderPrometheusRule(rules)],
+    [RUNBOOK_BASE_COPY, renderRunbookBaseURL(rules)],
     // Byte-for-byte: the ConfigMap carries exactly the dashboard that is reviewed in deploy/grafana.
     [DASHBOARD_COPY, readFileSync(join(root, DASHBOARD_SOURCE), 'utf8')],
   ]);

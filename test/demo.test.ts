@@ -41,7 +41,7 @@ interface Summary {
   urls?: { backstop: string; admin: string; simulator: string };
 }
 
-/** The metrics table of README.md: family -> [type, label names]. */
+/** The metrics table of docs/observability.md: family -> [type, label names]. */
 const DOCUMENTED: Record<string, [string, string[]]> = {
   backstop_requests_total: ['counter', ['model', 'outcome']],
   backstop_attempts_total: ['counter', ['model', 'result']],

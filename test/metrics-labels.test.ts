@@ -14,7 +14,7 @@ import { labelValues, scrapeMetrics, sumOf } from './support/metrics-text.ts';
  */
 
 const IN_FLIGHT = 256;
-/** Every family labelled by model (README.md, Metrics). */
+/** Every family labelled by model (docs/observability.md, Metrics). */
 const MODEL_FAMILIES = [
   'backstop_requests_total',
   'backstop_attempts_total',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -10,13 +10,18 @@ import {
   DASHBOARD_SOURCE,
   RULES_COPY,
   RULES_SOURCE,
+  RUNBOOK_BASE_CONFIGMAP,
+  RUNBOOK_BASE_COPY,
+  runbookBaseURL,
   staleMonitoringFiles,
 } from '../scripts/sync-monitoring.ts';
 import { METRICS_PATH } from '../src/admin/paths.ts';
+import { DEPLOY_DIR, type K8sObject, kustomizeBuildInline } from './support/kustomize.ts';
 
 // The monitoring kit's static contract: the kustomize Component's copies match their sources, the
 // Component wires a PodMonitor, the PrometheusRule and the dashboard ConfigMap, and the dashboard
-// has the panels and variable the issue asks for. The live check (every panel's query returns data
+// has the panels and variable the issue asks for, and the runbook links' base URL can be set from
+// an overlay the way docs/observability.md shows. The live check (every panel's query returns data
 // from a real Prometheus) is test/prometheus-e2e.test.ts.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,7 +60,7 @@ describe('deploy/components/monitoring', () => {
   test('a drifted copy is reported', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backstop-sync-'));
     scratch.push(dir);
-    for (const path of [RULES_SOURCE, DASHBOARD_SOURCE, RULES_COPY, DASHBOARD_COPY]) {
+    for (const path of [RULES_SOURCE, DASHBOARD_SOURCE, RULES_COPY, DASHBOARD_COPY, RUNBOOK_BASE_COPY]) {
       mkdirSync(join(dir, path, '..'), { recursive: true });
       cpSync(join(ROOT, path), join(dir, path));
     }
@@ -63,6 +68,27 @@ describe('deploy/components/monitoring', () => {
     writeFileSync(join(dir, RULES_SOURCE), read(RULES_SOURCE).replace('for: 10m', 'for: 15m'));
     writeFileSync(join(dir, DASHBOARD_COPY), `${read(DASHBOARD_COPY)} `);
     assert.deepEqual(staleMonitoringFiles(dir).sort(), [DASHBOARD_COPY, RULES_COPY]);
+    // A new runbook base in the rule file changes both the rules' copy and the base's ConfigMap.
+    const base = runbookBaseURL(read(RULES_SOURCE));
+    writeFileSync(join(dir, RULES_SOURCE), read(RULES_SOURCE).replaceAll(base, 'https://docs.example.com/b'));
+    assert.deepEqual(staleMonitoringFiles(dir).sort(), [DASHBOARD_COPY, RULES_COPY, RUNBOOK_BASE_COPY]);
+  });
+
+  test('the runbook base is one absolute URL, shared by every alert', () => {
+    const rules = read(RULES_SOURCE);
+    assert.equal(new URL(runbookBaseURL(rules)).protocol, 'https:');
+    const url = (alert: string) => new RegExp(`(runbook_url: )\\S+/docs/runbooks/${alert}\\.md`);
+    const split = rules.replace(
+      url('BackstopCircuitOpen'),
+      '$1https://other.example.com/docs/runbooks/BackstopCircuitOpen.md',
+    );
+    assert.notEqual(split, rules, 'the mutation must apply');
+    assert.throws(() => runbookBaseURL(split), /need one base/);
+    const misnamed = rules.replace(
+      url('BackstopCircuitOpen'),
+      '$1https://x.example.com/docs/runbooks/Other.md',
+    );
+    assert.throws(() => runbookBaseURL(misnamed), /BackstopCircuitOpen: runbook_url/);
   });
 
   test('the PrometheusRule holds the same groups as the plain rule file', () => {
@@ -85,7 +111,11 @@ describe('deploy/components/monitoring', () => {
     };
     assert.equal(kustomization.apiVersion, 'kustomize.config.k8s.io/v1alpha1');
     assert.equal(kustomization.kind, 'Component');
-    assert.deepEqual([...kustomization.resources].sort(), ['pod-monitor.yaml', 'prometheus-rule.yaml']);
+    assert.deepEqual([...kustomization.resources].sort(), [
+      'pod-monitor.yaml',
+      'prometheus-rule.yaml',
+      'runbook-base-url.yaml',
+    ]);
     for (const file of kustomization.resources) assert.ok(existsSync(join(COMPONENT, file)), file);
     const [dashboards] = kustomization.configMapGenerator;
     assert.deepEqual(dashboards?.files, ['backstop.json']);
@@ -126,6 +156,83 @@ describe('deploy/components/monitoring', () => {
       ports.some((p) => p.name === 'admin'),
       'no container port named admin',
     );
+  });
+});
+
+type AlertRules = {
+  spec: { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] };
+};
+
+/** Every alert's runbook_url, by alert, in a PrometheusRule. */
+function runbookURLs(rule: AlertRules): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const { alert, annotations } of rule.spec.groups.flatMap((group) => group.rules))
+    if (alert !== undefined) urls[alert] = annotations?.runbook_url ?? '';
+  return urls;
+}
+
+describe('the runbook base URL, through a real kustomize', () => {
+  /** deploy/base with the Component, plus `extra` fields in the overlay's kustomization. */
+  const compose = (extra: Record<string, unknown>) =>
+    kustomizeBuildInline((tmp) => ({
+      'kustomization.yaml': JSON.stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: [relative(tmp, join(DEPLOY_DIR, 'base'))],
+        components: [relative(tmp, COMPONENT)],
+        ...extra,
+      }),
+    }));
+  const renderedRule = (objects: K8sObject[]) => {
+    const rule = objects.find((o) => o.kind === 'PrometheusRule');
+    assert.ok(rule, 'no PrometheusRule rendered');
+    assert.ok(
+      !objects.some((o) => o.metadata.name === RUNBOOK_BASE_CONFIGMAP),
+      `${RUNBOOK_BASE_CONFIGMAP} is local-config and must not be rendered`,
+    );
+    return rule as unknown as AlertRules;
+  };
+  const fromSource = runbookURLs({ spec: parse(read(RULES_SOURCE)) as AlertRules['spec'] });
+
+  test("by default every runbook_url is the rule file's", () => {
+    assert.equal(Object.keys(fromSource).length, 5);
+    assert.deepEqual(runbookURLs(renderedRule(compose({}))), fromSource);
+  });
+
+  test('the overlay block in docs/observability.md sets another base', () => {
+    // The block readers copy, taken from the page itself, so the page cannot go stale unnoticed.
+    const blocks = [...read('docs/observability.md').matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map(
+      (m) => m[1],
+    );
+    const block = blocks.find((text) => text?.includes(RUNBOOK_BASE_CONFIGMAP));
+    assert.ok(block, `docs/observability.md has no yaml block naming ${RUNBOOK_BASE_CONFIGMAP}`);
+    const overlay = parse(block) as { patches: { patch: string }[]; replacements: unknown[] };
+    const ops = overlay.patches.flatMap(
+      (p) => parse(p.patch) as { op: string; path: string; value: string }[],
+    );
+    const base = ops.find((op) => op.op === 'replace' && op.path === '/data/url')?.value;
+    assert.ok(base && base !== runbookBaseURL(read(RULES_SOURCE)), `the block sets no new base: ${base}`);
+    const urls = runbookURLs(
+      renderedRule(compose({ patches: overlay.patches, replacements: overlay.replacements })),
+    );
+    assert.deepEqual(
+      urls,
+      Object.fromEntries(
+        Object.keys(fromSource).map((alert) => [alert, `${base}/docs/runbooks/${alert}.md`]),
+      ),
+    );
+  });
+
+  test('a patch alone comes too late, which is why the block repeats the replacement', () => {
+    // kustomize runs a Component's replacements before the overlay's patches. If a kustomize
+    // release changes that, the docs can drop the repeated replacement.
+    const patches = [
+      {
+        target: { kind: 'ConfigMap', name: RUNBOOK_BASE_CONFIGMAP },
+        patch: JSON.stringify([{ op: 'replace', path: '/data/url', value: 'https://late.example.com' }]),
+      },
+    ];
+    assert.deepEqual(runbookURLs(renderedRule(compose({ patches }))), fromSource);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -22,8 +22,8 @@ const TEST_FILES = readdirSync(TESTS_DIR)
   .filter((name) => name.endsWith('.yaml'))
   .sort()
   .map((name) => join(TESTS_DIR, name));
-/** Where the runbooks live (the alerts' runbook_url points at its anchors). */
-const RUNBOOK_DOC = join(ROOT, 'README.md');
+/** Where the runbooks live: one page per alert, `docs/runbooks/<alert>.md`. */
+const RUNBOOK_DIR = join(ROOT, 'docs/runbooks');
 
 const REQUIRED_ALERTS = [
   'BackstopCircuitOpen',
@@ -105,23 +105,23 @@ describe('deploy/prometheus rules', () => {
     assert.deepEqual(alerts.map((rule) => rule.alert).sort(), REQUIRED_ALERTS);
   });
 
-  test('every alert has a severity, a summary, a description and a runbook in the README', () => {
-    const docs = readFileSync(RUNBOOK_DOC, 'utf8');
+  test('every alert has a severity, a summary, a description and a runbook page', () => {
     for (const rule of alerts) {
       const name = rule.alert as string;
       assert.match(rule.labels?.severity ?? '', /^(warning|critical)$/, `${name}: severity`);
       assert.ok(rule.annotations?.summary, `${name}: summary`);
       assert.ok(rule.annotations?.description, `${name}: description`);
-      assert.equal(
-        rule.annotations?.runbook_url,
-        `README.md#runbook-${name.toLowerCase()}`,
-        `${name}: runbook_url`,
-      );
-      // GitHub's anchor for "### Runbook: BackstopX" is "runbook-backstopx".
+      // An absolute link a browser or Alertmanager can open: <base>/docs/runbooks/<alert>.md.
+      // test/docs-links.test.ts checks the base against the kustomize Component's.
+      const url = rule.annotations?.runbook_url ?? '';
+      assert.equal(URL.canParse(url) && new URL(url).protocol, 'https:', `${name}: runbook_url "${url}"`);
+      assert.ok(url.endsWith(`/docs/runbooks/${name}.md`), `${name}: runbook_url "${url}"`);
+      const page = join(RUNBOOK_DIR, `${name}.md`);
+      assert.ok(existsSync(page), `${name}: no ${page}`);
       assert.match(
-        docs,
-        new RegExp(`^### Runbook: ${name}$`, 'm'),
-        `${name}: no "### Runbook: ${name}" section`,
+        readFileSync(page, 'utf8'),
+        new RegExp(`^# Runbook: ${name}$`, 'm'),
+        `${name}: page title`,
       );
     }
   });

@@ -77,7 +77,7 @@ test('200 requests, both models, JSON and SSE: all succeed with the right model 
   // Requests go one at a time: the simulator draws routing per request in arrival order, so a
   // fixed order keeps the run reproducible for the seed. (At the default flapping a Gemma request
   // still exhausts all 10 attempts with probability 0.55^10, about 1 in 400: the seed's run has
-  // none, as the acceptance asks; the README states the tail.)
+  // none, as the acceptance asks; docs/resilience.md states the tail.)
   const answers: (Answer & { requested: string })[] = [];
   for (const job of jobs) answers.push(await job());
 

@@ -18,7 +18,7 @@ export interface MetricsOptions {
 
 /**
  * backstop's Prometheus metrics, in a registry of its own (no global state shared with a host
- * app). Names and labels are public interface, documented in the README's metrics table.
+ * app). Names and labels are public interface, documented in docs/observability.md (Metrics).
  * It is a ProxyObserver: the proxy emits events, this turns them into series.
  */
 export class Metrics implements ProxyObserver {

@@ -1,6 +1,6 @@
 /**
  * How one upstream attempt ended. Public taxonomy: it appears in logs and as the `result` label of
- * `backstop_attempts_total`; the README documents each value.
+ * `backstop_attempts_total`; docs/resilience.md (Attempt results) documents each value.
  */
 export const ATTEMPT_RESULTS = [
   'ok',

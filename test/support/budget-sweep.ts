@@ -1,5 +1,5 @@
 /**
- * The measurement behind RETRY_BUDGET_RATIO's default (README.md, Retry budget): backstop with
+ * The measurement behind RETRY_BUDGET_RATIO's default (docs/resilience.md, Retry budget): backstop with
  * several budgets, each in front of its own simulator with the same seed and default flapping, under
  * the benchmark's closed-loop load. Prints one row per budget: successes, retries per request, and
  * how many requests the budget cut short (and the breaker refused: five budget-cut requests in a

@@ -17,5 +17,17 @@ export function namesRequestedModel(body: Buffer, model: string): boolean {
   const nested =
     error !== null && typeof error === 'object' ? (error as { message?: unknown }).message : undefined;
   const text = typeof nested === 'string' ? nested : typeof message === 'string' ? message : undefined;
-  return text?.includes(model) ?? false;
+  return text !== undefined && quotesModel(text, model);
+}
+
+const QUOTED = /`([^`]*)`/g;
+
+/**
+ * True when `message` names `model` the way vLLM does, in backticks ("The model `X` does not
+ * exist."), exactly: a request for `phi` is not misrouted by "The model `phi-3` does not exist.",
+ * which is a real not-found of another name (issue 10).
+ */
+export function quotesModel(message: string, model: string): boolean {
+  for (const [, name] of message.matchAll(QUOTED)) if (name === model) return true;
+  return false;
 }

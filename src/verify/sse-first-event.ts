@@ -1,6 +1,7 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import type { AttemptResult, Verdict } from './attempt-result.ts';
 import type { ModelMatcher } from './model-matcher.ts';
+import { quotesModel } from './not-found-body.ts';
 
 const OK: Verdict = { result: 'ok' };
 
@@ -66,7 +67,7 @@ function inBandErrorResult(error: unknown, requested: string): AttemptResult {
   if (
     (status === 404 || type === 'NotFoundError') &&
     typeof message === 'string' &&
-    message.includes(requested)
+    quotesModel(message, requested)
   ) {
     return 'model_not_found';
   }

@@ -106,3 +106,11 @@ test('SSE: [DONE] first, non-JSON and in-band errors are failed attempts', () =>
     'client_error',
   );
 });
+
+test('SSE: an in-band not-found is a routing miss only when it quotes the requested model exactly', () => {
+  const notFound = (name: string) => ({
+    error: { message: `The model \`${name}\` does not exist.`, type: 'NotFoundError', code: 404 },
+  });
+  assert.equal(peek([event(notFound('phi'))], 'phi')?.result, 'model_not_found');
+  assert.notEqual(peek([event(notFound('phi-3'))], 'phi')?.result, 'model_not_found');
+});

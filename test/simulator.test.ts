@@ -219,8 +219,62 @@ test('GET /v1/models lists the served models; GET /health answers 200', () =>
     assert.equal(sim.stats().received, 1, '/health is not a /v1 request');
   }));
 
-test('default flapping: 40-60% first-try success per model, 100% with retries at ~2 attempts', () =>
+test('default picker (least load, blind to model): 40-60% first-try success per model, 100% with retries at ~2 attempts', () =>
   withSim({ timeScale: 0 }, async (sim) => {
+    const shapes = { nested: 0, flat: 0, epp503: 0 };
+    for (const model of [PHI, GEMMA]) {
+      let firstTry = 0;
+      let attempts = 0;
+      const n = 200;
+      for (let i = 0; i < n; i++) {
+        for (let attempt = 1; ; attempt++) {
+          assert.ok(attempt <= 30, 'a retrying client gets through');
+          const reply = await call(sim, '/v1/completions', completion(model, `Request ${i}`));
+          if (reply.status === 200 && JSON.parse(reply.body).model === model) {
+            if (attempt === 1) firstTry++;
+            attempts += attempt;
+            break;
+          }
+          if (reply.status === 503) {
+            assert.equal(
+              reply.body,
+              'inference error: ServiceUnavailable - failed to find candidate pods for serving the request',
+            );
+            assert.match(String(reply.headers['content-type']), /^text\/plain/);
+            shapes.epp503++;
+          } else {
+            assert.equal(reply.status, 404);
+            const body = JSON.parse(reply.body);
+            if (body.error) shapes.nested++;
+            else if (body.object === 'error') shapes.flat++;
+            assert.equal(body.error?.message ?? body.message, `The model \`${model}\` does not exist.`);
+          }
+        }
+      }
+      assert.ok(firstTry / n >= 0.4 && firstTry / n <= 0.6, `${model}: first-try ${firstTry}/${n}`);
+      assert.ok(attempts / n >= 1.7 && attempts / n <= 2.5, `${model}: mean attempts ${attempts / n}`);
+    }
+    // Both pods are ready and idle between sequential requests: every pick is a tie, never a 503.
+    assert.ok(shapes.nested > 20 && shapes.flat > 20 && shapes.epp503 === 0, JSON.stringify(shapes));
+    const stats = sim.stats();
+    assert.equal(stats.outcomes.served, 400);
+    assert.equal(stats.outcomes.misrouted_404, shapes.nested + shapes.flat);
+    assert.equal(stats.outcomes.no_backend_503, shapes.epp503);
+    // Each pod was picked about as often for its own model as for the other one.
+    for (const pod of [PHI, GEMMA]) {
+      const p = stats.pods[pod];
+      assert.ok(
+        p && p.picks > 0 && p.misroutes / p.picks > 0.35 && p.misroutes / p.picks < 0.65,
+        JSON.stringify(p),
+      );
+    }
+    assert.equal((stats.pods[PHI]?.picks ?? 0) + (stats.pods[GEMMA]?.picks ?? 0), stats.received);
+    const phi = stats.byModel[PHI];
+    assert.equal(phi?.received, (phi?.served ?? 0) + (phi?.misrouted404 ?? 0) + (phi?.noBackend503 ?? 0));
+  }));
+
+test("discovery picker (the report's flapping guess): 40-60% first-try success, ~2 attempts, 404s and EPP 503s", () =>
+  withSim({ timeScale: 0, faults: { picker: 'discovery' } }, async (sim) => {
     const shapes = { nested: 0, flat: 0, epp503: 0 };
     for (const model of [PHI, GEMMA]) {
       let firstTry = 0;
@@ -278,7 +332,10 @@ test('the same seed and request order reproduce the same outcomes; another seed 
 
 test('misroute wrong-model-200: a 200 whose model and content are the other model', () =>
   withSim(
-    { timeScale: 0, faults: { visibility: { [PHI]: 0, [GEMMA]: 1 }, misroute: 'wrong-model-200' } },
+    {
+      timeScale: 0,
+      faults: { picker: 'discovery', visibility: { [PHI]: 0, [GEMMA]: 1 }, misroute: 'wrong-model-200' },
+    },
     async (sim) => {
       const reply = await call(sim, '/v1/completions', completion(PHI, 'Request 3'));
       assert.equal(reply.status, 200);
@@ -291,12 +348,16 @@ test('misroute wrong-model-200: a 200 whose model and content are the other mode
   ));
 
 test('an outage: that model is never served, the other always is; both down is the EPP 503', () =>
-  withSim({ timeScale: 0, faults: { flapping: false, outage: [GEMMA] } }, async (sim) => {
+  withSim({ timeScale: 0, faults: { outage: [GEMMA] } }, async (sim) => {
+    // One pool: the picker's only candidate is the other model's pod, which answers 404.
     for (let i = 0; i < 20; i++) {
       assert.equal((await call(sim, '/v1/completions', completion(GEMMA, `r${i}`))).status, 404);
       assert.equal((await call(sim, '/v1/completions', completion(PHI, `r${i}`))).status, 200);
     }
-    sim.setFaults({ outage: [GEMMA, PHI] });
+    // One pool per model (flapping off): Gemma's pool has no ready pod, so the EPP answers 503.
+    sim.setFaults({ flapping: false });
+    assert.equal((await call(sim, '/v1/completions', completion(GEMMA, 'x'))).status, 503);
+    sim.setFaults({ flapping: true, outage: [GEMMA, PHI] });
     assert.equal((await call(sim, '/v1/completions', completion(PHI, 'x'))).status, 503);
     assert.deepEqual(JSON.parse((await call(sim, '/v1/models')).body).data, []);
   }));

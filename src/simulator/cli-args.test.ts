@@ -14,6 +14,11 @@ test('flags map onto options and faults', () => {
       '--misroute',
       'wrong-model-200',
       '--no-flapping',
+      '--picker',
+      'discovery',
+      '--header-routing',
+      '--max-num-seqs',
+      '4',
       '--visibility',
       'a/b=0.3,c=1',
       '--outage',
@@ -35,7 +40,10 @@ test('flags map onto options and faults', () => {
   assert.equal(command.options.seed, 7);
   assert.equal(command.options.timeScale, 0.01);
   assert.deepEqual(command.options.faults, {
+    picker: 'discovery',
     flapping: false,
+    headerRouting: true,
+    maxNumSeqs: 4,
     visibility: { 'a/b': 0.3, c: 1 },
     misroute: 'wrong-model-200',
     outage: ['c'],

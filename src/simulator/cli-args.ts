@@ -9,9 +9,12 @@ export const USAGE = `Usage: npm run sim -- [options]   (each option also reads 
   --port <n>                    listen port, 0 = ephemeral (SIM_PORT, default 0)
   --seed <n>                    seed of every random draw (SIM_SEED, default 42)
   --time-scale <x>              1 = T4 timing, 0.01 = 100x faster, 0 = no delays (SIM_TIME_SCALE, default 1)
-  --[no-]flapping               EPP discovery flaps (SIM_FLAPPING=true|false, default true)
-  --discovery-interval-ms <n>   EPP refresh period; 0 = per request (SIM_DISCOVERY_INTERVAL_MS, default 0)
-  --visibility <m=p,...>        per-model visibility probability (SIM_VISIBILITY)
+  --picker <name>               least-load (the EPP: blind to model) | discovery (SIM_PICKER, default least-load)
+  --[no-]flapping               the picker may misroute; off = every request reaches its own pod (SIM_FLAPPING, default true)
+  --header-routing              route X-Gateway-Model-Name to that model's pod, the fixed deployment (SIM_HEADER_ROUTING)
+  --max-num-seqs <n>            vLLM sequences per pod at once; the rest queue (SIM_MAX_NUM_SEQS, default 8)
+  --discovery-interval-ms <n>   discovery picker: refresh period; 0 = per request (SIM_DISCOVERY_INTERVAL_MS, default 0)
+  --visibility <m=p,...>        discovery picker: per-model visibility probability (SIM_VISIBILITY)
   --misroute <mode>             404-nested | 404-flat | 404-mixed | wrong-model-200 (SIM_MISROUTE, default 404-mixed)
   --outage <m,...>              models whose backend is down (SIM_OUTAGE)
   --fault <name=rate>           a per-request fault rate, repeatable (SIM_FAULT=name=rate,name=rate)
@@ -31,7 +34,10 @@ const OPTIONS = {
   port: { type: 'string' },
   seed: { type: 'string' },
   'time-scale': { type: 'string' },
+  picker: { type: 'string' },
   flapping: { type: 'boolean' },
+  'header-routing': { type: 'boolean' },
+  'max-num-seqs': { type: 'string' },
   'discovery-interval-ms': { type: 'string' },
   visibility: { type: 'string' },
   misroute: { type: 'string' },
@@ -83,7 +89,7 @@ export function parseCliArgs(
     if (typeof value === 'string') return value;
     return env[envName(flag)];
   };
-  const flag = (name: 'flapping' | 'sse-quirks'): boolean | undefined => {
+  const flag = (name: 'flapping' | 'sse-quirks' | 'header-routing'): boolean | undefined => {
     const value = values[name];
     if (typeof value === 'boolean') return value;
     const raw = env[envName(name)];
@@ -100,8 +106,14 @@ export function parseCliArgs(
   if (seed !== undefined) options.seed = number('seed', seed);
   const timeScale = text('time-scale');
   if (timeScale !== undefined) options.timeScale = number('time-scale', timeScale);
+  const picker = text('picker');
+  if (picker !== undefined) faults.picker = picker as SimFaults['picker'];
   const flapping = flag('flapping');
   if (flapping !== undefined) faults.flapping = flapping;
+  const headerRouting = flag('header-routing');
+  if (headerRouting !== undefined) faults.headerRouting = headerRouting;
+  const maxNumSeqs = text('max-num-seqs');
+  if (maxNumSeqs !== undefined) faults.maxNumSeqs = number('max-num-seqs', maxNumSeqs);
   const interval = text('discovery-interval-ms');
   if (interval !== undefined) faults.discoveryIntervalMs = number('discovery-interval-ms', interval);
   const visibility = text('visibility');

@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { generateTokens } from './content.ts';
 import type { SimContext } from './context.ts';
-import { badRequest, contextLengthMessage, modelNotFoundFlat, modelNotFoundNested } from './error-bodies.ts';
+import {
+  badRequest,
+  contextLengthMessage,
+  EPP_QUEUE_TTL_BODY,
+  EPP_SATURATED_BODY,
+  modelNotFoundFlat,
+  modelNotFoundNested,
+} from './error-bodies.ts';
 import type { Exchange } from './exchange.ts';
 import { respondNoBackend, respondWithFault } from './fault-responses.ts';
 import { anyFaultRate, drawFault } from './faults.ts';
@@ -13,6 +20,11 @@ import { promptTokens } from './tokens.ts';
 import { completionJson, type Generation, sseFrames } from './vllm-responses.ts';
 
 const JSON_HEADERS = () => ({ 'content-type': 'application/json' });
+const TEXT = 'text/plain; charset=utf-8';
+/** The header llm-d's router adds to a request it drops (../shared/reference/endpoint-picker-facts.md). */
+const DROPPED_REASON = 'x-llm-d-request-dropped-reason';
+/** The header Body-Based Routing sets and an HTTPRoute rule matches (faults.headerRouting). */
+const MODEL_HEADER = 'x-gateway-model-name';
 
 function generation(
   ctx: SimContext,
@@ -47,6 +59,48 @@ function serve(
     ex.after(GATEWAY_MS * ctx.timeScale, () => ex.send(400, JSON_HEADERS(), badRequest(message)));
     return;
   }
+  const pod = ctx.pods.get(backend.name);
+  if (pod === undefined) throw new Error(`no pod serves ${backend.name}`);
+  const flow = ctx.faults.flowControl;
+  const policy =
+    flow === null
+      ? null
+      : {
+          maxQueue: flow.maxQueue,
+          ttlMs: flow.queueTtlMs * ctx.timeScale,
+          onExpired: (expired: Exchange) => {
+            expired.outcome('queue_ttl_503');
+            expired.send(
+              503,
+              { 'content-type': TEXT, [DROPPED_REASON]: 'rejected-ttl-expired' },
+              EPP_QUEUE_TTL_BODY,
+            );
+          },
+        };
+  const admission = pod.admit(
+    ex,
+    () => generate(ctx, ex, request, backend, prompt, wrongModel),
+    ctx.faults.maxNumSeqs,
+    policy,
+  );
+  if (admission === 'queued') ctx.stats.queued(pod.model, pod.waiting);
+  if (admission === 'queue_full') {
+    ex.outcome('queue_full_429');
+    ex.after(GATEWAY_MS * ctx.timeScale, () =>
+      ex.send(429, { 'content-type': TEXT, [DROPPED_REASON]: 'rejected-saturated' }, EPP_SATURATED_BODY),
+    );
+  }
+}
+
+/** A pod's sequence slot is ours: generate on the latency profile, from now (a queue wait comes first). */
+function generate(
+  ctx: SimContext,
+  ex: Exchange,
+  request: CompletionRequest,
+  backend: SimModel,
+  prompt: number,
+  wrongModel: boolean,
+): void {
   const g = generation(ctx, request, backend, prompt);
   const t = timing(backend, ctx.faults.latency, g.tokens.length, ctx.timeScale, ctx.rng.latency);
   const outcome = wrongModel ? 'wrong_model_200' : 'served';
@@ -129,13 +183,15 @@ export function handleCompletion(
       return;
     }
   }
-  const route = ctx.discovery.route(request.model, ctx);
+  const header = req.headers[MODEL_HEADER];
+  const route = ctx.picker.pick(request.model, typeof header === 'string' ? header : undefined, ctx);
   if (route.kind === 'none') {
     respondNoBackend(ctx, ex);
     return;
   }
   const backend = ctx.models.get(route.backend);
-  if (backend === undefined) throw new Error(`discovery routed to unknown backend ${route.backend}`);
+  if (backend === undefined) throw new Error(`the picker routed to unknown backend ${route.backend}`);
+  ctx.stats.picked(backend.name, route.kind === 'other');
   if (route.kind === 'own') serve(ctx, ex, request, backend, false);
   else misroute(ctx, ex, request, backend);
 }

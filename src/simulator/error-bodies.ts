@@ -58,3 +58,10 @@ export const EPP_NO_BACKEND_BODY =
 
 /** Envoy's text/plain 503 when the cluster has no healthy endpoint. */
 export const NO_HEALTHY_UPSTREAM_BODY = 'no healthy upstream';
+
+/** The EPP's text/plain 503 when flow control evicts a request whose queue wait passed its TTL. */
+export const EPP_QUEUE_TTL_BODY = 'inference error: ServiceUnavailable - request timed out in queue';
+
+/** The EPP's text/plain 429 when flow control's queue is full (saturation). */
+export const EPP_SATURATED_BODY =
+  'inference error: ResourceExhausted - system saturated, sheddable request dropped';

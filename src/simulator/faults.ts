@@ -36,13 +36,45 @@ export interface FixedLatency {
   tokens?: number;
 }
 
+/** How the endpoint picker chooses a pod (endpoint-picker.ts). */
+export type Picker = 'least-load' | 'discovery';
+export const PICKERS: readonly Picker[] = ['least-load', 'discovery'];
+
+/** The EPP's flow control (its `flowControl` feature gate), per pod queue. */
+export interface FlowControl {
+  /** Most requests waiting per pod; one more gets 429 (rejected-saturated). */
+  maxQueue: number;
+  /** Queue wait in ms (scaled) after which a request gets 503 (rejected-ttl-expired); 0: no TTL. */
+  queueTtlMs: number;
+}
+
+/** A stale view: `model`'s pod is out of the picker's view for `forMs` of every `everyMs` (scaled). */
+export interface StaleView {
+  model: string;
+  everyMs: number;
+  forMs: number;
+}
+
 /** Everything about the gateway that can misbehave, settable at start and at runtime. */
 export interface SimFaults extends Record<FaultName, FaultRate> {
-  /** EPP discovery flaps (backends drop out of view). false: every backend not in `outage` is visible. */
+  /**
+   * The picker may send a request to another model's pod. false: every request reaches its own
+   * model's pod (as with one pool per model), whatever `picker` says.
+   */
   flapping: boolean;
-  /** EPP refresh period in ms (scaled by timeScale); 0: visibility is drawn afresh for every request. */
+  /** 'least-load' (default): the EPP as it really decides; 'discovery': the report's flapping-view guess. */
+  picker: Picker;
+  /** An HTTPRoute rule routes X-Gateway-Model-Name to that model's pod (the fixed deployment). Default off. */
+  headerRouting: boolean;
+  /** vLLM `--max-num-seqs` of every pod: sequences generated at once; the rest queue, FIFO. */
+  maxNumSeqs: number;
+  /** The EPP's flow control; null (default, like the EPP): queues are unbounded and wait forever. */
+  flowControl: FlowControl | null;
+  /** A deterministic stale view of one pod, in either picker; null: none. */
+  staleView: StaleView | null;
+  /** 'discovery' picker: refresh period in ms (scaled by timeScale); 0: the view is drawn afresh for every request. */
   discoveryIntervalMs: number;
-  /** Per model, the probability its backend is visible after a refresh (default: the model's own). */
+  /** 'discovery' picker: per model, the probability its pod is visible after a refresh (default: the model's own). */
   visibility: Record<string, number>;
   misroute: Misroute;
   /** Models whose backend is down: never visible, flapping or not. */
@@ -57,9 +89,14 @@ export interface SimFaults extends Record<FaultName, FaultRate> {
   latency: FixedLatency | null;
 }
 
-/** Defaults: the report's flapping, every other fault off. */
+/** Defaults: the measured deployment (one pool, a picker that ignores `model`), every other fault off. */
 export const DEFAULT_FAULTS: Readonly<SimFaults> = Object.freeze({
   flapping: true,
+  picker: 'least-load',
+  headerRouting: false,
+  maxNumSeqs: 8,
+  flowControl: null,
+  staleView: null,
   discoveryIntervalMs: 0,
   visibility: {},
   misroute: '404-mixed',
@@ -102,6 +139,22 @@ function checkLatency(value: unknown): boolean {
 // simulator that misbehaves in a way no test asked for.
 const CHECKS: Record<keyof SimFaults, (value: unknown) => boolean> = {
   flapping: (v) => typeof v === 'boolean',
+  picker: (v) => PICKERS.includes(v as Picker),
+  headerRouting: (v) => typeof v === 'boolean',
+  maxNumSeqs: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 4096,
+  flowControl: (v) =>
+    v === null ||
+    (isRecord(v) &&
+      Number.isInteger(v.maxQueue) &&
+      (v.maxQueue as number) >= 0 &&
+      isNonNegative(v.queueTtlMs)),
+  staleView: (v) =>
+    v === null ||
+    (isRecord(v) &&
+      typeof v.model === 'string' &&
+      isNonNegative(v.everyMs) &&
+      isNonNegative(v.forMs) &&
+      (v.forMs as number) <= (v.everyMs as number)),
   discoveryIntervalMs: isNonNegative,
   visibility: probabilities,
   misroute: (v) => MISROUTES.includes(v as Misroute),

@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { handleCompletion } from './completion.ts';
 import type { SimContext } from './context.ts';
 import { createDiscovery } from './discovery.ts';
+import { createEndpointPicker } from './endpoint-picker.ts';
 import { ROUTE_NOT_FOUND_BODY } from './error-bodies.ts';
 import { Exchange } from './exchange.ts';
 import { DEFAULT_FAULTS, type FixedLatency, mergeFaults, type SimFaults } from './faults.ts';
 import { DEFAULT_MODELS, type SimModel } from './models.ts';
 import { createRng, deriveSeed } from './rng.ts';
 import { type SimStats, StatsRecorder } from './stats.ts';
+import { VllmPod } from './vllm-pod.ts';
 import { modelsList } from './vllm-responses.ts';
 
 /** Options of startSimulator; all optional. */
@@ -82,14 +84,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const seed = options.seed ?? 42;
   const models = options.models ?? DEFAULT_MODELS;
   const initial = options.latency ? { ...options.faults, latency: options.latency } : (options.faults ?? {});
+  const now = () => performance.now();
+  const discovery = createDiscovery(createRng(deriveSeed(seed, 'discovery')), now);
+  const pods = new Map(models.map((m) => [m.name, new VllmPod(m.name)]));
   const ctx: SimContext = {
     models: new Map(models.map((m) => [m.name, m])),
     backends: models.map((m) => m.name),
     defaultVisibility: Object.fromEntries(models.map((m) => [m.name, m.visibility])),
     timeScale: options.timeScale ?? 1,
     faults: mergeFaults(DEFAULT_FAULTS, initial),
-    discovery: createDiscovery(createRng(deriveSeed(seed, 'discovery')), () => performance.now()),
-    stats: new StatsRecorder(models.map((m) => m.name)),
+    pods,
+    picker: createEndpointPicker(createRng(deriveSeed(seed, 'picker')), discovery, now),
+    invalidateView: () => discovery.invalidate(),
+    stats: new StatsRecorder(
+      models.map((m) => m.name),
+      () => pods,
+    ),
     rng: {
       faults: createRng(deriveSeed(seed, 'faults')),
       latency: createRng(deriveSeed(seed, 'latency')),
@@ -99,7 +109,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
   const setFaults = (patch: unknown) => {
     ctx.faults = mergeFaults(ctx.faults, patch);
-    ctx.discovery.invalidate();
+    ctx.invalidateView();
   };
 
   function simRoute(req: IncomingMessage, res: ServerResponse, path: string): void {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FaultName } from './faults.ts';
+import type { VllmPod } from './vllm-pod.ts';
 
 /** How a request to /v1/* ended. Exactly one per request, recorded when it is decided. */
 export const OUTCOMES = [
@@ -20,6 +21,8 @@ export const OUTCOMES = [
   'oversized_json',
   'in_band_error',
   'no_healthy_upstream',
+  'queue_ttl_503',
+  'queue_full_429',
   'client_abort',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -34,6 +37,20 @@ export interface ModelStats {
   badRequest: number;
   faults: Partial<Record<FaultName, number>>;
   clientAborts: number;
+}
+
+/** What the endpoint picker did with one model's pod. */
+export interface PodStats {
+  /** Requests the picker sent to this pod. */
+  picks: number;
+  /** Of those, requests for another model (the pod answered 404, or 200 as itself). */
+  misroutes: number;
+  /** Sequences generating now (at most maxNumSeqs). */
+  running: number;
+  /** Requests waiting for a sequence slot now. */
+  queueDepth: number;
+  /** The deepest the queue has been since the last reset. */
+  maxQueueDepth: number;
 }
 
 /** What the simulator saw of one request: evidence for tests of header handling. */
@@ -56,6 +73,8 @@ export interface SimStats {
   /** Every request to /v1/*. */
   received: number;
   byModel: Record<string, ModelStats>;
+  /** Per pod (keyed by the model it serves): what the endpoint picker did. */
+  pods: Record<string, PodStats>;
   outcomes: Record<Outcome, number>;
   /** SSE 200 responses whose headers were sent. */
   streamsStarted: number;
@@ -99,9 +118,11 @@ const MAX_MODELS = 256;
 export class StatsRecorder {
   #stats: SimStats;
   readonly #models: readonly string[];
+  readonly #pods: () => ReadonlyMap<string, VllmPod>;
 
-  constructor(models: readonly string[]) {
+  constructor(models: readonly string[], pods: () => ReadonlyMap<string, VllmPod> = () => new Map()) {
     this.#models = models;
+    this.#pods = pods;
     this.#stats = this.#empty(0);
   }
 
@@ -109,6 +130,9 @@ export class StatsRecorder {
     return {
       received: 0,
       byModel: Object.fromEntries(this.#models.map((m) => [m, emptyModel()])),
+      pods: Object.fromEntries(
+        this.#models.map((m) => [m, { picks: 0, misroutes: 0, running: 0, queueDepth: 0, maxQueueDepth: 0 }]),
+      ),
       outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>,
       streamsStarted: 0,
       streamsCompleted: 0,
@@ -182,6 +206,20 @@ export class StatsRecorder {
     if (entry) entry.clientAborts++;
   }
 
+  /** The picker sent a request to `pod`; `misrouted` when it was for another model. */
+  picked(pod: string, misrouted: boolean): void {
+    const entry = this.#stats.pods[pod];
+    if (entry === undefined) return;
+    entry.picks++;
+    if (misrouted) entry.misroutes++;
+  }
+
+  /** A request joined `pod`'s queue, which is now `depth` deep. */
+  queued(pod: string, depth: number): void {
+    const entry = this.#stats.pods[pod];
+    if (entry !== undefined && depth > entry.maxQueueDepth) entry.maxQueueDepth = depth;
+  }
+
   streamStarted(): void {
     this.#stats.streamsStarted++;
   }
@@ -197,6 +235,13 @@ export class StatsRecorder {
 
   /** A detached copy, safe to keep and compare. */
   snapshot(): SimStats {
-    return structuredClone(this.#stats);
+    const copy = structuredClone(this.#stats);
+    for (const [name, pod] of this.#pods()) {
+      const entry = copy.pods[name];
+      if (entry === undefined) continue;
+      entry.running = pod.running;
+      entry.queueDepth = pod.waiting;
+    }
+    return copy;
   }
 }

@@ -1,15 +1,20 @@
 /**
- * Renders the copies that the kustomize Component deploy/components/monitoring/ needs from their
- * sources, because kustomize refuses files outside a kustomization's root:
+ * Renders the copies that the kustomize Component deploy/components/monitoring/ and the Helm chart
+ * deploy/helm/backstop/ need from their sources, because neither kustomize nor Helm reads a file
+ * outside its own folder:
  *   deploy/prometheus/backstop-rules.yaml -> deploy/components/monitoring/prometheus-rule.yaml
  *   deploy/prometheus/backstop-rules.yaml -> deploy/components/monitoring/runbook-base-url.yaml
  *                                            (the base URL of the alerts' runbook_url)
  *   deploy/grafana/backstop.json          -> deploy/components/monitoring/backstop.json
+ *   deploy/prometheus/backstop-rules.yaml -> deploy/helm/backstop/files/backstop-rules.yaml
+ *   deploy/grafana/backstop.json          -> deploy/helm/backstop/files/backstop.json
+ *                                            (the chart's two: byte-for-byte copies)
  *
  *   node scripts/sync-monitoring.ts           rewrite the copies
  *   node scripts/sync-monitoring.ts --check   exit 1 and name the stale copies, write nothing
  *
- * test/monitoring-kit.test.ts fails when a committed copy differs from what this renders.
+ * test/monitoring-kit.test.ts fails when a Component copy differs from what this renders,
+ * test/deploy-helm.test.ts when a chart copy does.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +30,16 @@ export const DASHBOARD_SOURCE = 'deploy/grafana/backstop.json';
 export const RULES_COPY = 'deploy/components/monitoring/prometheus-rule.yaml';
 export const DASHBOARD_COPY = 'deploy/components/monitoring/backstop.json';
 export const RUNBOOK_BASE_COPY = 'deploy/components/monitoring/runbook-base-url.yaml';
+/** The Helm chart's folder, relative to the repository root. */
+export const CHART_ROOT = 'deploy/helm/backstop';
+/**
+ * The chart's copies, relative to CHART_ROOT, each byte for byte its source: the chart's
+ * PrometheusRule template rewrites the runbook base itself (monitoring.prometheusRule.runbookBaseUrl).
+ */
+export const CHART_COPIES: readonly { copy: string; source: string }[] = [
+  { copy: 'files/backstop-rules.yaml', source: RULES_SOURCE },
+  { copy: 'files/backstop.json', source: DASHBOARD_SOURCE },
+];
 
 /**
  * Every alert's runbook_url is `<base>` + RUNBOOK_PATH + `<alert>.md`. The Component's replacement
@@ -121,10 +136,23 @@ export function renderMonitoringFiles(root = ROOT): Map<string, string> {
   ]);
 }
 
-/** Paths under `root` whose content differs from what `renderMonitoringFiles` renders. */
-export function staleMonitoringFiles(root = ROOT): string[] {
+/** The chart's copies by repository-relative path, read from the sources under `root`. */
+export function renderChartFiles(root = ROOT): Map<string, string> {
+  return new Map(
+    CHART_COPIES.map(({ copy, source }) => [
+      `${CHART_ROOT}/${copy}`,
+      readFileSync(join(root, source), 'utf8'),
+    ]),
+  );
+}
+
+/**
+ * Paths under `root` whose content differs from what `render` renders: by default the
+ * Component's copies (`renderMonitoringFiles`), or the chart's with `renderChartFiles`.
+ */
+export function staleMonitoringFiles(root = ROOT, render = renderMonitoringFiles): string[] {
   const stale: string[] = [];
-  for (const [path, content] of renderMonitoringFiles(root)) {
+  for (const [path, content] of render(root)) {
     let current: string | undefined;
     try {
       current = readFileSync(join(root, path), 'utf8');
@@ -137,11 +165,13 @@ export function staleMonitoringFiles(root = ROOT): string[] {
 }
 
 if (import.meta.main) {
+  const renders = [renderMonitoringFiles, renderChartFiles];
   if (process.argv.includes('--check')) {
-    const stale = staleMonitoringFiles();
+    const stale = renders.flatMap((render) => staleMonitoringFiles(ROOT, render));
     for (const path of stale) process.stderr.write(`stale: ${path} (run node scripts/sync-monitoring.ts)\n`);
     process.exitCode = stale.length > 0 ? 1 : 0;
   } else {
-    for (const [path, content] of renderMonitoringFiles()) writeFileSync(join(ROOT, path), content);
+    for (const render of renders)
+      for (const [path, content] of render()) writeFileSync(join(ROOT, path), content);
   }
 }

@@ -4,9 +4,17 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { CHART_ROOT } from '../scripts/sync-monitoring.ts';
 import { CONFIG_VARIABLES } from '../src/config.ts';
 import { brokenChart, CHART_DIR, helmLint, helmTemplate, helmTemplateRun } from './support/helm.ts';
-import { baseDrift, copiesDrift, REFUSED, schemaGaps, settingsDrift } from './support/helm-checks.ts';
+import {
+  baseDrift,
+  copiesDrift,
+  REFUSED,
+  runbookDefaultDrift,
+  schemaGaps,
+  settingsDrift,
+} from './support/helm-checks.ts';
 import { readmeDrift } from './support/helm-readme.ts';
 import { VALUE_SETS } from './support/helm-value-sets.ts';
 import { DEPLOY_DIR, type K8sObject, kustomizeBuild } from './support/kustomize.ts';
@@ -76,7 +84,13 @@ describe('the chart agrees with deploy/base, src/config.ts and its sources', () 
   });
 
   test('its copies of the rule file and the dashboard are their sources', () => {
+    // scripts/sync-monitoring.ts writes them, to the folder the tests render.
+    assert.equal(CHART_DIR, join(ROOT, CHART_ROOT, '/'));
     assert.deepEqual(copiesDrift(), []);
+  });
+
+  test("its runbook base defaults to the rule file's", () => {
+    assert.deepEqual(runbookDefaultDrift(), []);
   });
 
   test("its appVersion is backstop's version", () => {
@@ -135,6 +149,7 @@ describe('the checks catch a broken chart', () => {
     ...settingsDrift(base, chart),
     ...readmeDrift(chart),
     ...copiesDrift(chart),
+    ...runbookDefaultDrift(chart),
     ...schemaGaps(chart),
   ];
   const withBroken = <T>(edits: Parameters<typeof brokenChart>[0], check: (chart: string) => T): T => {
@@ -220,6 +235,11 @@ describe('the checks catch a broken chart', () => {
       /backstop.json differs/,
     ],
     [
+      'the runbook base default',
+      { 'values.yaml': ['runbookBaseUrl: https://github.com/', 'runbookBaseUrl: https://gitlab.com/'] },
+      /runbookBaseUrl is https:\/\/gitlab\.com\/backstop-proxy\/backstop\/blob\/main, the rule file's base/,
+    ],
+    [
       'the top-level additionalProperties: false',
       { 'values.schema.json': ['"additionalProperties": false,\n  "definitions"', '"definitions"'] },
       /an unknown top-level key: helm template accepted/,
@@ -228,6 +248,20 @@ describe('the checks catch a broken chart', () => {
   for (const [what, edits, expected] of cases) {
     test(what, () => assert.match(withBroken(edits, problems).join('\n'), expected));
   }
+
+  test('a template that ignores runbookBaseUrl fails the value set that sets it', () => {
+    const set = VALUE_SETS.find((s) => s.name.includes('another runbook base'));
+    assert.ok(set);
+    const value = '.Values.monitoring.prometheusRule.runbookBaseUrl';
+    const objects = withBroken(
+      { 'templates/prometheusrule.yaml': [value, '"https://github.com/backstop-proxy/backstop/blob/main"'] },
+      (chart) => helmTemplate(set.release, chart),
+    );
+    assert.throws(
+      () => set.expect(objects),
+      /BackstopHighAverageAttempts: .* is not on https:\/\/git\.example\.com/,
+    );
+  });
 
   test('an invalid object (a Service port as text) fails the schema validation', async () => {
     const objects = withBroken(

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { CHART_COPIES, RULES_SOURCE, runbookBaseURL } from '../../scripts/sync-monitoring.ts';
 import { CONFIG_VARIABLES, type Config } from '../../src/config.ts';
 import { CHART_DIR, helmTemplate, helmTemplateRun } from './helm.ts';
 import type { K8sObject } from './kustomize.ts';
@@ -15,12 +16,6 @@ import { backstopContainers, type Container, containerConfig, type PodSpec } fro
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** The chart's copies of the monitoring sources (a chart reads no file outside its folder). */
-export const CHART_COPIES: readonly { copy: string; source: string }[] = [
-  { copy: 'files/backstop-rules.yaml', source: 'deploy/prometheus/backstop-rules.yaml' },
-  { copy: 'files/backstop.json', source: 'deploy/grafana/backstop.json' },
-];
 
 type Labels = Record<string, string>;
 type Workload = K8sObject & {
@@ -258,7 +253,24 @@ export function copiesDrift(chart = CHART_DIR): string[] {
   return CHART_COPIES.filter(
     ({ copy, source }) =>
       readFileSync(join(chart, copy), 'utf8') !== readFileSync(join(ROOT, source), 'utf8'),
-  ).map(({ copy, source }) => `${copy} differs from ${source}: cp ${source} deploy/helm/backstop/${copy}`);
+  ).map(({ copy, source }) => `${copy} differs from ${source}: run node scripts/sync-monitoring.ts`);
+}
+
+/**
+ * monitoring.prometheusRule.runbookBaseUrl defaults to the rule file's runbook base, the one the
+ * kustomize Component uses too: a release that leaves it alone links the same pages.
+ */
+export function runbookDefaultDrift(chart = CHART_DIR): string[] {
+  const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as {
+    monitoring?: { prometheusRule?: { runbookBaseUrl?: string } };
+  };
+  const chartBase = values.monitoring?.prometheusRule?.runbookBaseUrl;
+  const rulesBase = runbookBaseURL(readFileSync(join(ROOT, RULES_SOURCE), 'utf8'));
+  return chartBase === rulesBase
+    ? []
+    : [
+        `values.yaml monitoring.prometheusRule.runbookBaseUrl is ${chartBase}, the rule file's base ${rulesBase}`,
+      ];
 }
 
 /**
@@ -274,6 +286,21 @@ export const REFUSED: readonly [string, object, RegExp][] = [
   ['text for a toggle', { monitoring: { podMonitor: { enabled: 'yes' } } }, /enabled/],
   ['an unknown pull policy', { image: { pullPolicy: 'Sometimes' } }, /pullPolicy/],
   ['a negative PDB budget', { podDisruptionBudget: { maxUnavailable: -1 } }, /maxUnavailable/],
+  [
+    'a runbook base ending in /',
+    { monitoring: { prometheusRule: { runbookBaseUrl: 'https://docs.example.com/' } } },
+    /runbookBaseUrl/,
+  ],
+  [
+    'a runbook base holding /docs/runbooks/',
+    { monitoring: { prometheusRule: { runbookBaseUrl: 'https://docs.example.com/docs/runbooks/x' } } },
+    /runbookBaseUrl/,
+  ],
+  [
+    'a runbook base that is no URL',
+    { monitoring: { prometheusRule: { runbookBaseUrl: 'docs.example.com' } } },
+    /runbookBaseUrl/,
+  ],
 ];
 
 /** The REFUSED values that `helm template` accepts, or refuses for another reason than the schema. */

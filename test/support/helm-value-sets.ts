@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { RULES_SOURCE, RUNBOOK_PATH, runbookBaseURL } from '../../scripts/sync-monitoring.ts';
 import { METRICS_PATH } from '../../src/admin/paths.ts';
 import type { Release } from './helm.ts';
 import type { K8sObject } from './kustomize.ts';
@@ -46,12 +47,35 @@ const selects = (selector: Labels, labels: Labels) =>
 const podLabels = (objects: K8sObject[]): Labels =>
   backstopContainers(objects)[0]?.workload.spec.template.metadata?.labels ?? {};
 
-/** The PrometheusRule holds deploy/prometheus/backstop-rules.yaml's groups, with `labels` added. */
-function checkRule(objects: K8sObject[], labels: Labels) {
+type Alert = { alert?: string; annotations?: { runbook_url?: string } };
+type Groups = { rules: Alert[] }[];
+
+/**
+ * The PrometheusRule holds deploy/prometheus/backstop-rules.yaml's groups, with `labels` added and
+ * each alert's runbook_url on `base` (the rule file's own by default): `<base>/docs/runbooks/`, then
+ * the alert's name and `.md`, a page that exists under docs/runbooks/. Nothing else differs.
+ */
+function checkRule(objects: K8sObject[], labels: Labels, base = runbookBaseURL(read(RULES_SOURCE))) {
   const rule = one<Rule>(objects, 'PrometheusRule');
-  assert.deepEqual(rule.spec.groups, parse(read('deploy/prometheus/backstop-rules.yaml')).groups);
+  const groups = rule.spec.groups as Groups;
+  const alerts = groups.flatMap((group) => group.rules).filter((r) => r.alert !== undefined);
+  assert.equal(alerts.length, 5);
+  for (const { alert, annotations } of alerts) {
+    const url = annotations?.runbook_url ?? '';
+    assert.ok(url.startsWith(`${base}${RUNBOOK_PATH}`), `${alert}: ${url} is not on ${base}`);
+    assert.equal(url.slice(base.length + RUNBOOK_PATH.length), `${alert}.md`, alert);
+    assert.ok(existsSync(join(ROOT, 'docs/runbooks', `${alert}.md`)), `${alert}: no docs/runbooks page`);
+  }
+  const source = parse(read(RULES_SOURCE)).groups as Groups;
+  const sourceBase = runbookBaseURL(read(RULES_SOURCE));
+  for (const { annotations } of source.flatMap((group) => group.rules))
+    if (annotations?.runbook_url) annotations.runbook_url = annotations.runbook_url.replace(sourceBase, base);
+  assert.deepEqual(groups, source);
   for (const [key, value] of Object.entries(labels)) assert.equal(rule.metadata.labels[key], value);
 }
+
+/** Another base for the runbook links, as a team with its own mirror would set it. */
+const RUNBOOK_BASE = 'https://git.example.com/platform/backstop/-/blob/v0.1.0';
 
 /** The dashboard ConfigMap holds deploy/grafana/backstop.json, byte for byte, under `label`. */
 function dashboard(objects: K8sObject[], label: string, value: string): ConfigMapObject {
@@ -136,14 +160,14 @@ export const VALUE_SETS: readonly ValueSet[] = [
     },
   },
   {
-    name: 'monitoring on, with a PodMonitor, another dashboard label and an image digest',
+    name: 'monitoring on, with a PodMonitor, another runbook base and dashboard label, an image digest',
     release: {
       values: {
         image: { digest: `sha256:${'a'.repeat(64)}` },
         monitoring: {
           interval: '15s',
           podMonitor: { enabled: true },
-          prometheusRule: { enabled: true },
+          prometheusRule: { enabled: true, runbookBaseUrl: RUNBOOK_BASE },
           dashboard: {
             enabled: true,
             label: 'dashboards',
@@ -159,7 +183,7 @@ export const VALUE_SETS: readonly ValueSet[] = [
       assert.ok(selects(monitor.spec.selector.matchLabels, podLabels(objects)), 'selects the pods');
       assert.equal(podLabels(objects)[monitor.spec.jobLabel], 'backstop', 'job="backstop"');
       assert.equal(monitor.spec.podMetricsEndpoints[0]?.interval, '15s');
-      checkRule(objects, {});
+      checkRule(objects, {}, RUNBOOK_BASE);
       const map = dashboard(objects, 'dashboards', 'llm');
       assert.equal(map.metadata.labels.grafana_dashboard, undefined);
       assert.deepEqual(map.metadata.annotations, { folder: 'LLM' });

@@ -87,6 +87,9 @@ const schema = z.object({
   MODELS: modelList.optional(),
   MODEL_ALIASES: aliasList.optional(),
   RETRY_MAX_ATTEMPTS: int(1, 100).default(10),
+  RETRY_MAX_MISROUTES: int(1, 1000).default(24),
+  RETRY_FAST_MISROUTES: int(0, 1000).default(5),
+  RETRY_FAST_DELAY_MS: int(0, 60_000).default(5),
   RETRY_BASE_DELAY_MS: int(0, 60_000).default(50),
   RETRY_MAX_DELAY_MS: int(0, 600_000).default(2000),
   RETRY_DEADLINE_MS: int(1, 3_600_000).default(25_000),
@@ -104,6 +107,7 @@ const schema = z.object({
   BREAKER_MAX_COOLDOWN_MS: int(1, 3_600_000).default(60_000),
   RETRY_BUDGET_RATIO: ratio.default(2),
   RETRY_BUDGET_MIN_PER_SEC: ratio.default(10),
+  RETRY_MISROUTE_BUDGET_RATIO: ratio.default(10),
   SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(5000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(30_000),
   METRICS_MAX_MODELS: int(1, 10_000).default(50),
@@ -123,7 +127,13 @@ export type Config = Readonly<{
   models: ReadonlySet<string> | undefined;
   /** Requested name -> other response names accepted for it. */
   modelAliases: ReadonlyMap<string, readonly string[]>;
+  /** Attempts a request may make that fail for a reason other than a routing miss. */
   retryMaxAttempts: number;
+  /** Routing misses (model_not_found, model_mismatch) a request may take. */
+  retryMaxMisroutes: number;
+  /** Of those, how many are retried after random(0, retryFastDelayMs) instead of the backoff. */
+  retryFastMisroutes: number;
+  retryFastDelayMs: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   retryDeadlineMs: number;
@@ -140,6 +150,7 @@ export type Config = Readonly<{
   breakerMaxCooldownMs: number;
   retryBudgetRatio: number;
   retryBudgetMinPerSec: number;
+  retryMisrouteBudgetRatio: number;
   shutdownDelayMs: number;
   shutdownGraceMs: number;
   metricsMaxModels: number;
@@ -197,6 +208,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     models: e.MODELS ? new Set(e.MODELS) : undefined,
     modelAliases: e.MODEL_ALIASES ?? new Map(),
     retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
+    retryMaxMisroutes: e.RETRY_MAX_MISROUTES,
+    retryFastMisroutes: e.RETRY_FAST_MISROUTES,
+    retryFastDelayMs: e.RETRY_FAST_DELAY_MS,
     retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
     retryMaxDelayMs: e.RETRY_MAX_DELAY_MS,
     retryDeadlineMs: e.RETRY_DEADLINE_MS,
@@ -213,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     breakerMaxCooldownMs: e.BREAKER_MAX_COOLDOWN_MS,
     retryBudgetRatio: e.RETRY_BUDGET_RATIO,
     retryBudgetMinPerSec: e.RETRY_BUDGET_MIN_PER_SEC,
+    retryMisrouteBudgetRatio: e.RETRY_MISROUTE_BUDGET_RATIO,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     metricsMaxModels: e.METRICS_MAX_MODELS,

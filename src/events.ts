@@ -8,6 +8,7 @@ import type { AttemptResult } from './verify/index.ts';
 export const REQUEST_OUTCOMES = [
   'ok',
   'client_error',
+  'rate_limited',
   'retries_exhausted',
   'budget_exhausted',
   'upstream_timeout',

@@ -52,6 +52,7 @@ const policies = new ModelPolicies({
     maxCooldownMs: config.breakerMaxCooldownMs,
   },
   budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
+  misrouteBudget: { ratio: config.retryMisrouteBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
   maxModels: 1000,
   clock: systemClock,
   random: Math.random,
@@ -65,6 +66,7 @@ const app = createProxyApp({
   observer,
   random: Math.random,
   backoff: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+  misrouteBackoff: { fastRetries: config.retryFastMisroutes, fastDelayMs: config.retryFastDelayMs },
   now: () => performance.now(),
   onUnexpectedError: (error, reqId) =>
     logger.error({ err: error, reqId }, 'unexpected error while handling a request'),

@@ -23,6 +23,7 @@ before(async () => {
     MODEL_ALIASES: 'phi3=microsoft/Phi-3-mini-4k-instruct',
     MAX_BODY_BYTES: '2048',
     RETRY_MAX_ATTEMPTS: '3',
+    RETRY_MAX_MISROUTES: '3',
     RETRY_BASE_DELAY_MS: '1',
     RETRY_MAX_DELAY_MS: '5',
   });

@@ -4,7 +4,8 @@ import OpenAI from 'openai';
 import { DEFAULT_MODELS, expectedContent, type Simulator, startSimulator } from '../src/simulator/index.ts';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
 
-// The core acceptance: backstop in front of the Pattern 2 simulator with its default flapping.
+// The core acceptance: backstop in front of the Pattern 2 simulator with its default picker
+// (least load, blind to the model: one pool mixing both models).
 let sim: Simulator;
 let backstop: BackstopProcess;
 let openai: OpenAI;
@@ -75,24 +76,25 @@ test('200 requests, both models, JSON and SSE: all succeed with the right model 
     jobs.push(async () => ({ requested: model, ...(await send(model, i)) }));
   }
   // Requests go one at a time: the simulator draws routing per request in arrival order, so a
-  // fixed order keeps the run reproducible for the seed. (At the default flapping a Gemma request
-  // still exhausts all 10 attempts with probability 0.55^10, about 1 in 400: the seed's run has
-  // none, as the acceptance asks; docs/resilience.md states the tail.)
+  // fixed order keeps the run reproducible for the seed. Both pods are idle between requests, so
+  // every pick is a coin flip; RETRY_MAX_MISROUTES (24) makes a failure a 1-in-16-million event.
   const answers: (Answer & { requested: string })[] = [];
   for (const job of jobs) answers.push(await job());
 
   for (const a of answers) {
     assert.equal(a.model, a.requested);
     assert.equal(a.content, a.expected);
-    assert.ok(a.attempts >= 1 && a.attempts <= 10);
+    assert.ok(a.attempts >= 1 && a.attempts <= 24, `${a.attempts} attempts`);
   }
   const stats = sim.stats();
   const attempts = answers.reduce((sum, a) => sum + a.attempts, 0);
   assert.equal(attempts, stats.received, 'every attempt is accounted for: nothing lost, nothing duplicated');
-  // The default flapping really happened: many requests needed more than one attempt.
+  // The misroutes really happened: many requests needed more than one attempt. (The least-load
+  // picker never answers 503 while both pods are ready; the discovery picker's 503s are
+  // retried like any other unavailability, see test/proxy-attempts.test.ts.)
   const retried = answers.filter((a) => a.attempts > 1).length;
   assert.ok(retried > 60 && retried < 140, `${retried} of 200 retried`);
-  assert.ok(stats.outcomes.misrouted_404 > 0 && stats.outcomes.no_backend_503 > 0);
+  assert.ok(stats.outcomes.misrouted_404 > 0);
 });
 
 test('wrong-model 200s from a misrouting gateway never reach the client', async () => {

@@ -55,10 +55,14 @@ const NOT_FOUND_BODY_LIMIT = 64 * 1024;
  * Sends the request upstream once and classifies the answer: reads and verifies a 2xx JSON body,
  * or an SSE stream up to its first data event, before anything reaches the client. The attempt
  * timeout covers the wait for a pooled connection, the response headers, and then the whole JSON
- * body or the first SSE event. A failed attempt's body is always consumed or destroyed (an
- * unconsumed undici body pins its socket).
+ * body or the first SSE event; `timeoutMs` below ATTEMPT_TIMEOUT_MS is the time left before the
+ * request's deadline. A failed attempt's body is always consumed or destroyed (an unconsumed
+ * undici body pins its socket).
  */
-export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
+export async function runAttempt(
+  spec: AttemptSpec,
+  timeoutMs = spec.attemptTimeoutMs,
+): Promise<AttemptOutcome> {
   const outcome: AttemptOutcome = {
     result: 'ok',
     status: 0,
@@ -80,7 +84,7 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, spec.attemptTimeoutMs);
+  }, timeoutMs);
   const onClientGone = () => controller.abort();
   spec.clientSignal.addEventListener('abort', onClientGone);
   try {
@@ -102,7 +106,9 @@ export async function runAttempt(spec: AttemptSpec): Promise<AttemptOutcome> {
       outcome.clientGone = true;
     } else if (timedOut) {
       outcome.result = 'timeout';
-      outcome.detail = `no ${outcome.status === 0 ? 'response headers' : 'complete answer or first event'} within ATTEMPT_TIMEOUT_MS`;
+      const limit =
+        timeoutMs < spec.attemptTimeoutMs ? 'the retry deadline (RETRY_DEADLINE_MS)' : 'ATTEMPT_TIMEOUT_MS';
+      outcome.detail = `no ${outcome.status === 0 ? 'response headers' : 'complete answer or first event'} within ${limit}`;
     } else {
       outcome.result = classifyUpstreamError(error);
       outcome.detail = describeUpstreamError(error);
@@ -186,9 +192,14 @@ async function judge(
     outcome.rest = body;
     return;
   }
-  if (status === 'rate_limited')
-    outcome.retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
   outcome.detail = `status ${statusCode}`;
+  if (status === 'rate_limited') {
+    outcome.retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
+    // Kept: a Retry-After longer than the time left sends this 429 to the client as it came.
+    const bytes = await readBounded(body, NOT_FOUND_BODY_LIMIT);
+    outcome.held = bytes === undefined ? [] : [bytes];
+    return;
+  }
   discard(body);
 }
 

@@ -6,11 +6,14 @@ import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts'
 import {
   type BackoffOptions,
   backoffDelay,
+  type MisrouteBackoffOptions,
   type ModelPolicies,
   type ModelPolicy,
+  misrouteDelay,
   type Random,
+  type RetryBudget,
 } from '../resilience/index.ts';
-import type { AttemptResult } from '../verify/index.ts';
+import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
 import { BreakerTicket } from './breaker-ticket.ts';
 import { deliver } from './respond.ts';
@@ -31,6 +34,7 @@ export interface ForwardDeps {
   observer: ProxyObserver;
   random: Random;
   backoff: BackoffOptions;
+  misrouteBackoff: MisrouteBackoffOptions;
   /** Milliseconds on the same scale as `record.startedAt` (performance.now()). */
   now: () => number;
   /** Logs an error that escaped the loop (a bug), with the request id. */
@@ -48,9 +52,11 @@ export interface ForwardJob {
 
 /**
  * The attempt loop: send, classify, and either commit the answer to the client or back off and
- * try again, within RETRY_MAX_ATTEMPTS, RETRY_DEADLINE_MS, the model's breaker and its retry
- * budget. Nothing reaches the client before an attempt is committed, so a wrong model's answer
- * never leaks; after the first byte there is no retry.
+ * try again, by the class of what failed (retryClassOf): routing misses fast at first, within
+ * RETRY_MAX_MISROUTES and their own budget; overload and failures with full-jitter backoff,
+ * within RETRY_MAX_ATTEMPTS, the retry budget and the breaker; everything within
+ * RETRY_DEADLINE_MS, which also caps each attempt. Nothing reaches the client before an attempt
+ * is committed, so a wrong model's answer never leaks; after the first byte there is no retry.
  */
 export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
   const ticket = new BreakerTicket();
@@ -102,13 +108,18 @@ async function attemptLoop(
     }
     ticket.hold(policy, admission);
     policy.budget.recordRequest();
+    policy.misrouteBudget.recordRequest();
   }
   const deadline = job.startedAt + config.retryDeadlineMs;
   let last: AttemptOutcome | undefined;
   let stop: StopReason = job.retry === 'none' ? 'not_retried' : 'attempts';
-  for (let attempt = 1; ; attempt++) {
-    const lastTry = job.retry === 'idempotent' && attempt >= config.retryMaxAttempts;
-    last = await runAttempt(spec);
+  let misses = 0;
+  let failures = 0;
+  for (;;) {
+    const lastTry = job.retry === 'idempotent' && failures + 1 >= config.retryMaxAttempts;
+    // The deadline caps the attempt too, so no request waits much past RETRY_DEADLINE_MS.
+    const left = Math.max(1, Math.ceil(deadline - deps.now()));
+    last = await runAttempt(spec, Math.min(spec.attemptTimeoutMs, left));
     track(last);
     if (last.clientGone) {
       ticket.settle('abandon');
@@ -117,19 +128,35 @@ async function attemptLoop(
     }
     record.results.push(last.result);
     observer.attemptEnded(record.model, last.result);
-    const step = nextStep(last, job.retry, lastTry);
+    const step = nextStep(last, job.retry, lastTry, deadline - deps.now());
     if (step === 'commit') {
       await commit(job, deps, last, ticket);
       return;
     }
     discardOutcome(last);
-    if (step === 'fail' || attempt >= config.retryMaxAttempts) break;
-    const delay = backoffDelay(attempt, deps.backoff, deps.random, last.retryAfterMs);
+    if (step === 'fail') break;
+    const misroute = job.retry === 'model' && retryClassOf(last.result) === 'misroute';
+    let delay: number;
+    let budget: RetryBudget | undefined;
+    if (misroute) {
+      misses++;
+      if (misses >= config.retryMaxMisroutes) {
+        stop = 'misroutes';
+        break;
+      }
+      delay = misrouteDelay(misses, deps.misrouteBackoff, deps.backoff, deps.random);
+      budget = policy?.misrouteBudget;
+    } else {
+      failures++;
+      if (failures >= config.retryMaxAttempts) break;
+      delay = backoffDelay(failures, deps.backoff, deps.random, last.retryAfterMs);
+      budget = policy?.budget;
+    }
     if (deps.now() + delay > deadline) {
       stop = 'deadline';
       break;
     }
-    if (policy !== undefined && !policy.budget.tryWithdraw()) {
+    if (budget !== undefined && !budget.tryWithdraw()) {
       observer.budgetExhausted(record.model);
       stop = 'budget';
       break;
@@ -142,17 +169,39 @@ async function attemptLoop(
       return;
     }
   }
-  ticket.settle('failure');
+  ticket.settle(breakerVerdict(last, stop));
   failed(job, deps, last, stop);
 }
 
-/** Why the loop gave up. */
-type StopReason = 'attempts' | 'deadline' | 'budget' | 'not_retried';
+/**
+ * What a failed request tells the breaker. Routing misses say the gateway answers and was only
+ * picking the wrong pod: a request that ran out of budget or deadline while being misrouted does
+ * not count, or a stale view of a few seconds would open the breaker and become an outage of ten
+ * (issue 9 measured exactly that). A request that used up all of RETRY_MAX_MISROUTES does count:
+ * by then the model's pod is most likely gone, and failing fast is kinder. Overload and failures
+ * count, whatever stopped the loop, budget included.
+ */
+function breakerVerdict(last: AttemptOutcome | undefined, stop: StopReason): 'failure' | 'abandon' {
+  if (last === undefined || retryClassOf(last.result) !== 'misroute') return 'failure';
+  return stop === 'misroutes' ? 'failure' : 'abandon';
+}
 
-/** Commit the attempt to the client, try again, or give up. */
-function nextStep(outcome: AttemptOutcome, retry: RetryMode, lastTry: boolean): 'commit' | 'retry' | 'fail' {
+/** Why the loop gave up. */
+type StopReason = 'attempts' | 'misroutes' | 'deadline' | 'budget' | 'not_retried';
+
+/** Commit the attempt to the client, try again, or give up; `leftMs` is the time to the deadline. */
+function nextStep(
+  outcome: AttemptOutcome,
+  retry: RetryMode,
+  lastTry: boolean,
+  leftMs: number,
+): 'commit' | 'retry' | 'fail' {
   const result = outcome.result;
   if (result === 'ok' || result === 'client_error') return 'commit';
+  // A 429 asking for more time than is left goes to the client as it came, Retry-After and all:
+  // the SDK's own backoff then honours it, instead of backstop retrying early into another 429.
+  if (result === 'rate_limited' && outcome.retryAfterMs !== undefined && outcome.retryAfterMs > leftMs)
+    return 'commit';
   if (retry === 'model') return 'retry';
   const gatewayError = outcome.status === 502 || outcome.status === 503 || outcome.status === 504;
   if (retry === 'idempotent' && !lastTry && (result === 'connect_error' || gatewayError)) return 'retry';
@@ -172,6 +221,7 @@ async function commit(
     requestId: record.id,
     attempts: record.results.length,
     stallTimeoutMs: deps.config.clientStallTimeoutMs,
+    maxEventBytes: deps.config.maxResponseBytes,
     onFirstByte: () => {
       record.ttftMs = deps.now() - job.startedAt;
       // The model answered: that is the breaker's verdict, given now so a half-open probe that
@@ -182,7 +232,8 @@ async function commit(
   // A stream cut later, or a client that left, says nothing more about the model's health.
   ticket.settle('abandon');
   if (!verified) {
-    finish(job, deps, outcome.status, delivery === 'ok' ? 'client_error' : delivery, outcome.detail);
+    const passed = outcome.result === 'rate_limited' ? 'rate_limited' : 'client_error';
+    finish(job, deps, outcome.status, delivery === 'ok' ? passed : delivery, outcome.detail);
     return;
   }
   finish(
@@ -196,8 +247,9 @@ async function commit(
 
 const STOP_REASONS: Record<StopReason, string> = {
   attempts: 'RETRY_MAX_ATTEMPTS reached',
+  misroutes: 'RETRY_MAX_MISROUTES routing misses: the gateway kept sending it to another model',
   deadline: 'the retry deadline (RETRY_DEADLINE_MS) left no time for another',
-  budget: 'the retry budget for this model is exhausted (RETRY_BUDGET_RATIO)',
+  budget: 'the retry budget for this model is exhausted (RETRY_BUDGET_RATIO, RETRY_MISROUTE_BUDGET_RATIO)',
   not_retried: 'requests on this route are not retried',
 };
 

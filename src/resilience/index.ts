@@ -1,4 +1,10 @@
-export { type BackoffOptions, backoffDelay, parseRetryAfter } from './backoff.ts';
+export {
+  type BackoffOptions,
+  backoffDelay,
+  type MisrouteBackoffOptions,
+  misrouteDelay,
+  parseRetryAfter,
+} from './backoff.ts';
 export {
   type Admission,
   BreakerState,

@@ -9,6 +9,7 @@ function policies(maxModels: number) {
   const registry = new ModelPolicies({
     breaker: { failureThreshold: 1, cooldownMs: 1000, maxCooldownMs: 1000 },
     budget: { ratio: 1, minPerSec: 0 },
+    misrouteBudget: { ratio: 1, minPerSec: 0 },
     maxModels,
     clock,
     random: () => 0,

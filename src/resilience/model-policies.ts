@@ -5,12 +5,16 @@ import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 /** The resilience state kept for one requested model. */
 export interface ModelPolicy {
   readonly breaker: CircuitBreaker;
+  /** Retries after overload or failure (the `unavailable` class). */
   readonly budget: RetryBudget;
+  /** Retries after routing misses, which cost the gateway milliseconds and no GPU time. */
+  readonly misrouteBudget: RetryBudget;
 }
 
 export interface ModelPoliciesOptions {
   breaker: CircuitBreakerOptions;
   budget: RetryBudgetOptions;
+  misrouteBudget: RetryBudgetOptions;
   /** Most models tracked at once; the model name is client-controlled and must not grow memory. */
   maxModels: number;
   clock: Clock;
@@ -55,6 +59,7 @@ export class ModelPolicies {
     return {
       breaker: new CircuitBreaker(this.#options.breaker, clock, random, notify),
       budget: new RetryBudget(this.#options.budget, clock),
+      misrouteBudget: new RetryBudget(this.#options.misrouteBudget, clock),
     };
   }
 

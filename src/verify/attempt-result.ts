@@ -23,3 +23,30 @@ export interface Verdict {
   /** Why a body was judged invalid, for logs. */
   readonly detail?: string;
 }
+
+/**
+ * What a failed attempt says, for the retry loop:
+ * - `misroute`: the gateway answered at once from the wrong pod (`model_not_found`,
+ *   `model_mismatch`). It costs no GPU time and says nothing bad about the model's health, so it
+ *   is retried fast at first, counts against RETRY_MAX_MISROUTES and its own budget, and never
+ *   against the breaker.
+ * - `unavailable`: overload or failure upstream (`upstream_5xx`, `rate_limited`, `timeout`,
+ *   `connect_error`, `invalid_response`): full-jitter backoff, RETRY_MAX_ATTEMPTS, the retry
+ *   budget and the breaker.
+ * - `final`: the answer goes to the client as it is (`ok`, `client_error`).
+ */
+export type RetryClass = 'misroute' | 'unavailable' | 'final';
+
+/** The retry class of an attempt result (pure; the one place this is decided). */
+export function retryClassOf(result: AttemptResult): RetryClass {
+  switch (result) {
+    case 'model_not_found':
+    case 'model_mismatch':
+      return 'misroute';
+    case 'ok':
+    case 'client_error':
+      return 'final';
+    default:
+      return 'unavailable';
+  }
+}

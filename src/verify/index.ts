@@ -1,4 +1,10 @@
-export { ATTEMPT_RESULTS, type AttemptResult, type Verdict } from './attempt-result.ts';
+export {
+  ATTEMPT_RESULTS,
+  type AttemptResult,
+  type RetryClass,
+  retryClassOf,
+  type Verdict,
+} from './attempt-result.ts';
 export { verifyJsonBody } from './json-body.ts';
 export { createModelMatcher, type ModelMatcher } from './model-matcher.ts';
 export { namesRequestedModel } from './not-found-body.ts';

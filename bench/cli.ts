@@ -13,6 +13,7 @@ import { renderHtml } from './report/html.ts';
 import { renderJson } from './report/json.ts';
 import { renderMarkdown } from './report/markdown.ts';
 import type { RunReport } from './report/types.ts';
+import { misroutes } from './scenarios/misroutes.ts';
 import { outage } from './scenarios/outage.ts';
 import { overhead } from './scenarios/overhead.ts';
 import { quickValidation } from './scenarios/quick-validation.ts';
@@ -22,6 +23,7 @@ import type { Scenario, ScenarioName, ScenarioResult } from './scenarios/types.t
 
 const RUNNERS: Record<ScenarioName, Scenario> = {
   quick_validation: quickValidation,
+  misroutes,
   streaming,
   sustained,
   overhead,

@@ -4,7 +4,7 @@ import { type BenchOptions, SCENARIOS, type ScenarioName } from './scenarios/typ
 /** The command line of `npm run bench`; `--help` prints this. */
 export const USAGE = `usage: npm run bench -- [options]
 
-  --scenario NAME      quick_validation | streaming | sustained | overhead | outage | all (default quick_validation)
+  --scenario NAME      quick_validation | misroutes | streaming | sustained | overhead | outage | all (default quick_validation)
   --gateway URL        a real Pattern 2 gateway (default: the embedded simulator, started by the suite)
   --backstop URL       an already running backstop in front of that gateway (default: the suite starts one)
   --models A,B         models to send (default: microsoft/Phi-3-mini-4k-instruct,google/gemma-2b-it)

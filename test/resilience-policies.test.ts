@@ -35,9 +35,9 @@ describe('CircuitBreaker', () => {
     return chosen;
   }
 
-  test('the first cooldown is BREAKER_COOLDOWN_MS; each failed probe doubles it, +0-20% jitter, up to the cap', () => {
+  test('the first cooldown is BREAKER_COOLDOWN_MS; each failed probe doubles it, up to the cap, less 0-20% jitter', () => {
     const high = openedBreaker(() => 0.999_999);
-    assert.deepEqual(cooldowns(high.breaker, high.clock, 5).map(Math.round), [1000, 2400, 4800, 5000, 5000]);
+    assert.deepEqual(cooldowns(high.breaker, high.clock, 5).map(Math.round), [800, 1600, 3200, 4000, 4000]);
     const low = openedBreaker(() => 0);
     assert.deepEqual(cooldowns(low.breaker, low.clock, 5), [1000, 2000, 4000, 5000, 5000]);
   });
@@ -52,7 +52,7 @@ describe('CircuitBreaker', () => {
     breaker.onSuccess(probe);
     assert.equal(breaker.state, BreakerState.closed);
     for (let i = 0; i < 3; i++) breaker.onFailure(breaker.admit());
-    assert.deepEqual(breaker.admit(), { allowed: false, retryAfterMs: 1000 }, 'back to the base cooldown');
+    assert.deepEqual(breaker.admit(), { allowed: false, retryAfterMs: 900 }, 'back to the base cooldown (less jitter)');
     assert.deepEqual(states, [
       BreakerState.open,
       BreakerState.halfOpen,

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { sendAttempt } from './attempt.ts';
 import { toSample } from './sample.ts';
-import type { PathClient, Workload } from './types.ts';
+import type { PathClient, PathName, Workload } from './types.ts';
 
 /**
  * One request to backstop, which retries upstream on our behalf. The attempt count is backstop's
@@ -13,13 +13,14 @@ export function backstopClient(
   baseUrl: string,
   w: Workload,
   clock: () => number,
+  name: PathName = 'backstop',
 ): PathClient {
   return {
-    name: 'backstop',
+    name,
     async send(model, seq) {
       const startMs = clock();
       const attempt = await sendAttempt(dispatcher, baseUrl, model, seq, w);
-      return toSample('backstop', model, startMs, attempt, attempt, attempt.attemptsHeader ?? 1);
+      return toSample(name, model, startMs, attempt, attempt, attempt.attemptsHeader ?? 1);
     },
   };
 }

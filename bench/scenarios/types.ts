@@ -5,7 +5,14 @@ import type { Usage } from '../proc-meter.ts';
 import type { SimHandle, SimOptions } from '../processes.ts';
 import type { ProfileSummary } from '../profile.ts';
 
-export const SCENARIOS = ['quick_validation', 'streaming', 'sustained', 'overhead', 'outage'] as const;
+export const SCENARIOS = [
+  'quick_validation',
+  'misroutes',
+  'streaming',
+  'sustained',
+  'overhead',
+  'outage',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The command line, parsed and defaulted (bench/options.ts). */

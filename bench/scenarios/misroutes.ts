@@ -1,0 +1,167 @@
+import { aggregate } from '../aggregate.ts';
+import { backstopClient } from '../clients/backstop.ts';
+import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
+import { runClosedPhase } from './phase.ts';
+import { retryTax, short } from './retry-tax.ts';
+import { threePaths } from './three-paths.ts';
+import type { RunContext, ScenarioResult, Table } from './types.ts';
+
+interface SimCounts {
+  received: number;
+}
+
+/**
+ * Misroutes as the endpoint picker really makes them (issue 9). Each path runs alone, one after
+ * another, because the picker reads the pods' load and paths sharing the gateway would change each
+ * other's odds.
+ * 1. Load-correlated: both models near their pods' concurrency (2 x max_num_seqs in flight), so a
+ *    busy model's requests keep landing on the idle other pod: direct, the seed's client loop and
+ *    backstop, with upstream requests per client request from the simulator's own count.
+ * 2. Retry tax: backstop at the default picker and at 10 in flight, against backstop with
+ *    misroutes off at the same load (`reference`): the TTFT p95 ratio per model, bar 1.05.
+ * 3. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
+ *    only; the other model must be unaffected.
+ * Needs the embedded simulator (the picker must be steerable).
+ */
+export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
+  const { opts } = ctx;
+  const requests = opts.requests ?? 200;
+  const w: Workload = {
+    api: opts.api,
+    maxTokens: opts.maxTokens ?? 15,
+    stream: false,
+    timeoutMs: opts.timeoutMs,
+  };
+  const gw = await ctx.gateway({ seed: opts.seed, timeScale: opts.timeScale });
+  const sim = gw.sim;
+  if (sim === undefined)
+    throw new Error('the misroutes scenario needs the embedded simulator (no --gateway)');
+  const bs = await ctx.backstop(gw.url);
+  const t0 = ctx.now();
+  const faults = (await sim.setFaults({})) as { maxNumSeqs: number };
+  const loaded = 2 * faults.maxNumSeqs;
+  const counted = async (label: string, client: PathClient, concurrency: number, n = requests) => {
+    await sim.resetStats();
+    const samples = await runClosedPhase(ctx, label, {
+      clients: [client],
+      requests: n,
+      concurrency,
+      models: opts.models,
+    });
+    const upstream = ((await sim.stats()) as SimCounts).received;
+    return { samples, upstream };
+  };
+
+  // 1. Load-correlated misroutes.
+  const loadRows: Table['rows'] = [];
+  const samples: RequestSample[] = [];
+  for (const client of threePaths(ctx, gw.url, bs.url, w)) {
+    const run = await counted(`load-correlated, ${client.name}`, client, loaded);
+    samples.push(...run.samples);
+    for (const s of aggregate(run.samples)) {
+      loadRows.push([
+        s.path,
+        short(s.model),
+        `${(s.successRate * 100).toFixed(1)}%`,
+        s.attemptsMean.toFixed(2),
+        s.attemptsMax,
+        s.ttft.p50.toFixed(0),
+        s.ttft.p95.toFixed(0),
+        (run.upstream / run.samples.length).toFixed(2),
+      ]);
+    }
+  }
+
+  // 2. Retry tax at the quick-validation load.
+  const tax: RequestSample[] = [];
+  tax.push(
+    ...(await counted('retry tax, backstop', backstopClient(ctx.dispatcher, bs.url, w, ctx.now), 10)).samples,
+  );
+  await sim.setFaults({ flapping: false });
+  const ref = backstopClient(ctx.dispatcher, bs.url, w, ctx.now, 'reference');
+  tax.push(...(await counted('retry tax, reference (misroutes off)', ref, 10)).samples);
+  const taxStats = aggregate(tax);
+  const taxResult = retryTax(taxStats, opts.models, 'reference');
+
+  // 3. Stale view of the first model's pod.
+  const stale = opts.models[0] as string;
+  await sim.setFaults({
+    flapping: true,
+    picker: 'discovery',
+    visibility: Object.fromEntries(opts.models.map((m) => [m, 1])),
+    staleView: { model: stale, everyMs: 6000, forMs: 3000 },
+  });
+  const staleRun = await counted(
+    'stale view, backstop',
+    backstopClient(ctx.dispatcher, bs.url, w, ctx.now),
+    loaded,
+  );
+  await sim.setFaults({ picker: 'least-load', visibility: {}, staleView: null });
+  const staleRows: Table['rows'] = aggregate(staleRun.samples).map((s) => [
+    short(s.model),
+    `${(s.successRate * 100).toFixed(1)}%`,
+    s.attemptsMean.toFixed(2),
+    s.attemptsMax,
+    s.ttft.p50.toFixed(0),
+    s.ttft.p95.toFixed(0),
+  ]);
+
+  const stats = aggregate([...samples, ...tax.filter((s) => s.path === 'reference')]);
+  const backstopLoad = aggregate(samples).filter((s) => s.path === 'backstop');
+  const targets = [
+    ...taxResult.targets,
+    {
+      name: 'Load-correlated misroutes',
+      bar: 'backstop: every request succeeds',
+      measured: backstopLoad.map((s) => `${short(s.model)} ${(s.successRate * 100).toFixed(1)}%`).join(', '),
+      met: backstopLoad.every((s) => s.successRate === 1),
+    },
+    {
+      name: 'Stale view',
+      bar: `backstop: every request succeeds; ${short(opts.models[1] ?? '')} needs 1 attempt`,
+      measured: staleRows.map((r) => `${r[0]} ${r[1]} (max ${r[3]} attempts)`).join(', '),
+      met: aggregate(staleRun.samples).every(
+        (s) => s.successRate === 1 && (s.model === stale || s.attemptsMax === 1),
+      ),
+    },
+  ];
+  return {
+    name: 'misroutes',
+    title: 'Misroutes: load-correlated, retry tax, stale view',
+    summary:
+      `${requests} non-streaming requests per path and phase, max_tokens ${w.maxTokens}, on the embedded simulator ` +
+      `(seed ${opts.seed}, time scale ${opts.timeScale}, max_num_seqs ${faults.maxNumSeqs}). Load-correlated: ` +
+      `${loaded} in flight, each path alone. Retry tax: 10 in flight, backstop vs backstop with misroutes off. ` +
+      `Stale view: ${short(stale)}'s pod out of view 3 s of every 6 s.`,
+    config: { requests, loaded, seed: opts.seed, timeScale: opts.timeScale, maxNumSeqs: faults.maxNumSeqs },
+    wallMs: ctx.now() - t0,
+    stats,
+    samples: [...samples, ...tax, ...staleRun.samples],
+    ratios: taxResult.ratios,
+    targets,
+    tables: [
+      {
+        title: `Load-correlated misroutes (${loaded} in flight)`,
+        columns: [
+          'path',
+          'model',
+          'success',
+          'attempts mean',
+          'max',
+          'TTFT p50 ms',
+          'TTFT p95 ms',
+          'upstream/request',
+        ],
+        rows: loadRows,
+        note: 'upstream/request: requests the simulator received per client request of that path, both models.',
+      },
+      {
+        title: 'Stale view (backstop, defaults)',
+        columns: ['model', 'success', 'attempts mean', 'max', 'TTFT p50 ms', 'TTFT p95 ms'],
+        rows: staleRows,
+        note: `upstream/request ${(staleRun.upstream / staleRun.samples.length).toFixed(2)}`,
+      },
+    ],
+    findings: [],
+  };
+}

@@ -87,9 +87,10 @@ const schema = z.object({
   MODELS: modelList.optional(),
   MODEL_ALIASES: aliasList.optional(),
   RETRY_MAX_ATTEMPTS: int(1, 100).default(10),
-  RETRY_MAX_MISROUTES: int(1, 1000).default(24),
+  RETRY_MAX_MISROUTES: int(1, 1000).default(100),
   RETRY_FAST_MISROUTES: int(0, 1000).default(5),
   RETRY_FAST_DELAY_MS: int(0, 60_000).default(5),
+  RETRY_MISROUTE_MAX_DELAY_MS: int(0, 600_000).default(250),
   RETRY_BASE_DELAY_MS: int(0, 60_000).default(50),
   RETRY_MAX_DELAY_MS: int(0, 600_000).default(2000),
   RETRY_DEADLINE_MS: int(1, 3_600_000).default(25_000),
@@ -107,7 +108,7 @@ const schema = z.object({
   BREAKER_MAX_COOLDOWN_MS: int(1, 3_600_000).default(60_000),
   RETRY_BUDGET_RATIO: ratio.default(2),
   RETRY_BUDGET_MIN_PER_SEC: ratio.default(10),
-  RETRY_MISROUTE_BUDGET_RATIO: ratio.default(10),
+  RETRY_MISROUTE_BUDGET_RATIO: ratio.default(20),
   SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(5000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(30_000),
   METRICS_MAX_MODELS: int(1, 10_000).default(50),
@@ -134,6 +135,8 @@ export type Config = Readonly<{
   /** Of those, how many are retried after random(0, retryFastDelayMs) instead of the backoff. */
   retryFastMisroutes: number;
   retryFastDelayMs: number;
+  /** Cap of the backoff after the fast misroute retries (and at most RETRY_MAX_DELAY_MS). */
+  retryMisrouteMaxDelayMs: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   retryDeadlineMs: number;
@@ -211,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retryMaxMisroutes: e.RETRY_MAX_MISROUTES,
     retryFastMisroutes: e.RETRY_FAST_MISROUTES,
     retryFastDelayMs: e.RETRY_FAST_DELAY_MS,
+    retryMisrouteMaxDelayMs: e.RETRY_MISROUTE_MAX_DELAY_MS,
     retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
     retryMaxDelayMs: e.RETRY_MAX_DELAY_MS,
     retryDeadlineMs: e.RETRY_DEADLINE_MS,

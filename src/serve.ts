@@ -66,7 +66,12 @@ const app = createProxyApp({
   observer,
   random: Math.random,
   backoff: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
-  misrouteBackoff: { fastRetries: config.retryFastMisroutes, fastDelayMs: config.retryFastDelayMs },
+  misrouteBackoff: {
+    fastRetries: config.retryFastMisroutes,
+    fastDelayMs: config.retryFastDelayMs,
+    baseDelayMs: config.retryBaseDelayMs,
+    maxDelayMs: Math.min(config.retryMaxDelayMs, config.retryMisrouteMaxDelayMs),
+  },
   now: () => performance.now(),
   onUnexpectedError: (error, reqId) =>
     logger.error({ err: error, reqId }, 'unexpected error while handling a request'),

@@ -77,14 +77,14 @@ test('200 requests, both models, JSON and SSE: all succeed with the right model 
   }
   // Requests go one at a time: the simulator draws routing per request in arrival order, so a
   // fixed order keeps the run reproducible for the seed. Both pods are idle between requests, so
-  // every pick is a coin flip; RETRY_MAX_MISROUTES (24) makes a failure a 1-in-16-million event.
+  // every pick is a coin flip; RETRY_MAX_MISROUTES (100) makes a failure a 2^-100 event.
   const answers: (Answer & { requested: string })[] = [];
   for (const job of jobs) answers.push(await job());
 
   for (const a of answers) {
     assert.equal(a.model, a.requested);
     assert.equal(a.content, a.expected);
-    assert.ok(a.attempts >= 1 && a.attempts <= 24, `${a.attempts} attempts`);
+    assert.ok(a.attempts >= 1 && a.attempts <= 100, `${a.attempts} attempts`);
   }
   const stats = sim.stats();
   const attempts = answers.reduce((sum, a) => sum + a.attempts, 0);

@@ -137,7 +137,7 @@ describe('default flapping at the benchmark default load', () => {
         continue;
       }
       assert.equal(refused, 0, `${run.name}: the budget refused no retry`);
-      // Misroutes have RETRY_MAX_MISROUTES (24) and a budget of their own: none fails.
+      // Misroutes have RETRY_MAX_MISROUTES (100) and a budget of their own: none fails.
       assert.deepEqual(failures, [], run.name);
     }
     process.stdout.write(`# budget under default flapping\n${lines.map((l) => `#   ${l}`).join('\n')}\n`);

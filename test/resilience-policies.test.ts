@@ -52,7 +52,11 @@ describe('CircuitBreaker', () => {
     breaker.onSuccess(probe);
     assert.equal(breaker.state, BreakerState.closed);
     for (let i = 0; i < 3; i++) breaker.onFailure(breaker.admit());
-    assert.deepEqual(breaker.admit(), { allowed: false, retryAfterMs: 900 }, 'back to the base cooldown (less jitter)');
+    assert.deepEqual(
+      breaker.admit(),
+      { allowed: false, retryAfterMs: 900 },
+      'back to the base cooldown (less jitter)',
+    );
     assert.deepEqual(states, [
       BreakerState.open,
       BreakerState.halfOpen,

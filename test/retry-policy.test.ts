@@ -134,7 +134,7 @@ describe('retry classes (scripted gateway)', () => {
     const log = await slowBackoff.waitForLog((l) => l.msg === 'request' && l.reqId === id);
     assert.equal(log.outcome, 'rate_limited');
     report.push(
-      `429 with Retry-After 60 s (deadline 60 s... left < 60 s): passed to the client in ${answer.ms.toFixed(1)} ms`,
+      `429 with Retry-After 60 s (RETRY_DEADLINE_MS 60 s, so less time left than asked): passed to the client in ${answer.ms.toFixed(1)} ms`,
     );
   });
 

@@ -1,3 +1,4 @@
+import { DEFAULT_FAULTS } from '../../src/simulator/index.ts';
 import { aggregate } from '../aggregate.ts';
 import { backstopClient } from '../clients/backstop.ts';
 import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
@@ -38,7 +39,8 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     throw new Error('the misroutes scenario needs the embedded simulator (no --gateway)');
   const bs = await ctx.backstop(gw.url);
   const t0 = ctx.now();
-  const faults = (await sim.setFaults({})) as { maxNumSeqs: number };
+  // The simulator runs with its default pods: max_num_seqs as DEFAULT_FAULTS has it.
+  const faults = { maxNumSeqs: DEFAULT_FAULTS.maxNumSeqs };
   const loaded = 2 * faults.maxNumSeqs;
   const counted = async (label: string, client: PathClient, concurrency: number, n = requests) => {
     await sim.resetStats();

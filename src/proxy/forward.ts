@@ -144,7 +144,7 @@ async function attemptLoop(
         stop = 'misroutes';
         break;
       }
-      delay = misrouteDelay(misses, deps.misrouteBackoff, deps.backoff, deps.random);
+      delay = misrouteDelay(misses, deps.misrouteBackoff, deps.random);
       budget = policy?.misrouteBudget;
     } else {
       failures++;

@@ -53,28 +53,28 @@ test('Retry-After parses delay-seconds and HTTP-dates (RFC 9110 10.2.3)', () => 
 });
 
 test('routing misses: the first fastRetries within fastDelayMs, then the ordinary backoff from its first step', () => {
-  const fast = { fastRetries: 5, fastDelayMs: 5 };
+  const fast = { fastRetries: 5, fastDelayMs: 5, ...options };
   for (let miss = 1; miss <= 5; miss++) {
     assert.equal(
-      misrouteDelay(miss, fast, options, () => 0.999),
+      misrouteDelay(miss, fast, () => 0.999),
       4.995,
     );
   }
   // The 6th miss is the backoff's first retry (base 50), the 8th its third (200), capped at max.
   assert.equal(
-    misrouteDelay(6, fast, options, () => 0.5),
+    misrouteDelay(6, fast, () => 0.5),
     25,
   );
   assert.equal(
-    misrouteDelay(8, fast, options, () => 0.5),
+    misrouteDelay(8, fast, () => 0.5),
     100,
   );
   assert.equal(
-    misrouteDelay(30, fast, options, () => 0.5),
+    misrouteDelay(30, fast, () => 0.5),
     1000,
   );
   assert.equal(
-    misrouteDelay(1, { fastRetries: 0, fastDelayMs: 5 }, options, () => 0.5),
+    misrouteDelay(1, { ...fast, fastRetries: 0 }, () => 0.5),
     25,
   );
 });

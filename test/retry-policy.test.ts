@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MODELS, type Simulator, startSimulator } from '../src/simulator/index.ts';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
 import { type Answer, chat, inflight, scrape, sum } from './support/proxy-client.ts';
-import { hang, json, notFound, ScriptedUpstream, status } from './support/scripted-upstream.ts';
+import { hang, json, notFound, ScriptedUpstream, type Step, status } from './support/scripted-upstream.ts';
 
 // Issue 9's retry policy per signal, through real sockets: routing misses fast, then patient, on
 // their own limit and budget and never against the breaker; a long Retry-After goes to the
@@ -114,6 +114,41 @@ describe('retry classes (scripted gateway)', () => {
     await chat(guarded.url, 'p-overload');
     const refused = await chat(guarded.url, 'p-overload');
     assert.equal(refused.code, 'circuit_open');
+  });
+
+  test('a persistent miss is waited out in a queue: only its head polls, and all get through once the pod is back', async () => {
+    const queued = await startBackstop({
+      UPSTREAM_URL: upstream.url,
+      RETRY_FAST_MISROUTES: '0',
+      RETRY_BASE_DELAY_MS: '20',
+      RETRY_MISROUTE_MAX_DELAY_MS: '20',
+    });
+    try {
+      let misrouting = true;
+      const step: Step = (req, res, body) => (misrouting ? notFound() : json())(req, res, body);
+      upstream.script('p-queue', step);
+      const answers = Array.from({ length: 10 }, () => chat(queued.url, 'p-queue'));
+      await sleep(500); // the gateway keeps misrouting for half a second: the wait being measured
+      const polled = upstream.count('p-queue');
+      misrouting = false;
+      const released = performance.now();
+      const done = await Promise.all(answers);
+      const drainMs = performance.now() - released;
+      assert.deepEqual(
+        done.map((a) => a.status),
+        Array(10).fill(200),
+      );
+      // Ten first attempts, then one poller at a time every 0-20 ms: about 35-60 in 500 ms. Ten
+      // independent pollers on the same backoff would send 250-500.
+      assert.ok(polled < 150, `${polled} upstream requests in 500 ms for 10 waiting requests`);
+      assert.ok(drainMs < 2000, `the queue drained in ${drainMs.toFixed(0)} ms`);
+      report.push(
+        `10 requests waiting out a 500 ms misroute: ${polled} upstream requests meanwhile, all 10 answered ${drainMs.toFixed(0)} ms after the pod came back`,
+      );
+      assert.equal(await inflight(queued.adminUrl), 0);
+    } finally {
+      await queued.stop();
+    }
   });
 
   test('a 429 whose Retry-After outlasts the deadline reaches the client unchanged, at once', async () => {

@@ -16,6 +16,7 @@ import {
 import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
 import { BreakerTicket } from './breaker-ticket.ts';
+import { MisrouteWait } from './misroute-wait.ts';
 import { deliver } from './respond.ts';
 
 /** Which failed attempts a route may retry. */
@@ -60,9 +61,10 @@ export interface ForwardJob {
  */
 export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
   const ticket = new BreakerTicket();
+  const wait = new MisrouteWait();
   let last: AttemptOutcome | undefined;
   try {
-    await attemptLoop(job, deps, ticket, (outcome) => {
+    await attemptLoop(job, deps, ticket, wait, (outcome) => {
       last = outcome;
     });
   } catch (error) {
@@ -78,6 +80,8 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
       });
     // finish() sets the status; 0 means the request was not finished before the error.
     if (job.record.status === 0) finish(job, deps, 500, 'internal_error', String(error));
+  } finally {
+    wait.leave();
   }
 }
 
@@ -85,6 +89,7 @@ async function attemptLoop(
   job: ForwardJob,
   deps: ForwardDeps,
   ticket: BreakerTicket,
+  wait: MisrouteWait,
   track: (outcome: AttemptOutcome) => void,
 ): Promise<void> {
   const { config, observer } = deps;
@@ -119,7 +124,9 @@ async function attemptLoop(
     const lastTry = job.retry === 'idempotent' && failures + 1 >= config.retryMaxAttempts;
     // The deadline caps the attempt too, so no request waits much past RETRY_DEADLINE_MS.
     const left = Math.max(1, Math.ceil(deadline - deps.now()));
+    wait.attemptStarted();
     last = await runAttempt(spec, Math.min(spec.attemptTimeoutMs, left));
+    wait.attemptEnded();
     track(last);
     if (last.clientGone) {
       ticket.settle('abandon');
@@ -144,8 +151,25 @@ async function attemptLoop(
         stop = 'misroutes';
         break;
       }
-      delay = misrouteDelay(misses, deps.misrouteBackoff, deps.random);
       budget = policy?.misrouteBudget;
+      if (misses <= deps.misrouteBackoff.fastRetries || policy === undefined) {
+        delay = misrouteDelay(misses, deps.misrouteBackoff, deps.random);
+      } else {
+        // A miss that persists: wait in the model's queue; only its head polls.
+        const turn = await wait.turn(policy.misrouteQueue, deadline - deps.now(), spec.clientSignal);
+        if (turn === 'aborted') {
+          ticket.settle('abandon');
+          finish(job, deps, 499, 'client_closed', 'client closed while waiting for its pod');
+          return;
+        }
+        if (turn === 'deadline') {
+          stop = 'deadline';
+          break;
+        }
+        const fast = deps.misrouteBackoff.fastRetries;
+        delay =
+          turn === 'promoted' ? 0 : misrouteDelay(fast + wait.headMisses, deps.misrouteBackoff, deps.random);
+      }
     } else {
       failures++;
       if (failures >= config.retryMaxAttempts) break;

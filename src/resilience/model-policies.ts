@@ -1,5 +1,6 @@
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import type { Clock, Random } from './clock.ts';
+import { MisrouteQueue } from './misroute-queue.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 
 /** The resilience state kept for one requested model. */
@@ -9,6 +10,8 @@ export interface ModelPolicy {
   readonly budget: RetryBudget;
   /** Retries after routing misses, which cost the gateway milliseconds and no GPU time. */
   readonly misrouteBudget: RetryBudget;
+  /** Requests waiting out a persistent routing miss, first come, first served. */
+  readonly misrouteQueue: MisrouteQueue;
 }
 
 export interface ModelPoliciesOptions {
@@ -60,6 +63,7 @@ export class ModelPolicies {
       breaker: new CircuitBreaker(this.#options.breaker, clock, random, notify),
       budget: new RetryBudget(this.#options.budget, clock),
       misrouteBudget: new RetryBudget(this.#options.misrouteBudget, clock),
+      misrouteQueue: new MisrouteQueue(),
     };
   }
 

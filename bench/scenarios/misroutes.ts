@@ -3,7 +3,7 @@ import { aggregate } from '../aggregate.ts';
 import { backstopClient } from '../clients/backstop.ts';
 import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
 import { runClosedPhase } from './phase.ts';
-import { retryTax, short } from './retry-tax.ts';
+import { short } from './retry-tax.ts';
 import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
@@ -18,9 +18,7 @@ interface SimCounts {
  * 1. Load-correlated: both models near their pods' concurrency (2 x max_num_seqs in flight), so a
  *    busy model's requests keep landing on the idle other pod: direct, the seed's client loop and
  *    backstop, with upstream requests per client request from the simulator's own count.
- * 2. Retry tax: backstop at the default picker and at 10 in flight, against backstop with
- *    misroutes off at the same load (`reference`): the TTFT p95 ratio per model, bar 1.05.
- * 3. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
+ * 2. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
  *    only; the other model must be unaffected.
  * Needs the embedded simulator (the picker must be steerable).
  */
@@ -74,18 +72,7 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     }
   }
 
-  // 2. Retry tax at the quick-validation load.
-  const tax: RequestSample[] = [];
-  tax.push(
-    ...(await counted('retry tax, backstop', backstopClient(ctx.dispatcher, bs.url, w, ctx.now), 10)).samples,
-  );
-  await sim.setFaults({ flapping: false });
-  const ref = backstopClient(ctx.dispatcher, bs.url, w, ctx.now, 'reference');
-  tax.push(...(await counted('retry tax, reference (misroutes off)', ref, 10)).samples);
-  const taxStats = aggregate(tax);
-  const taxResult = retryTax(taxStats, opts.models, 'reference');
-
-  // 3. Stale view of the first model's pod.
+  // 2. Stale view of the first model's pod.
   const stale = opts.models[0] as string;
   await sim.setFaults({
     flapping: true,
@@ -108,10 +95,9 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     s.ttft.p95.toFixed(0),
   ]);
 
-  const stats = aggregate([...samples, ...tax.filter((s) => s.path === 'reference')]);
+  const stats = aggregate(samples);
   const backstopLoad = aggregate(samples).filter((s) => s.path === 'backstop');
   const targets = [
-    ...taxResult.targets,
     {
       name: 'Load-correlated misroutes',
       bar: 'backstop: every request succeeds',
@@ -129,17 +115,17 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
   ];
   return {
     name: 'misroutes',
-    title: 'Misroutes: load-correlated, retry tax, stale view',
+    title: 'Misroutes: load-correlated, stale view',
     summary:
       `${requests} non-streaming requests per path and phase, max_tokens ${w.maxTokens}, on the embedded simulator ` +
       `(seed ${opts.seed}, time scale ${opts.timeScale}, max_num_seqs ${faults.maxNumSeqs}). Load-correlated: ` +
-      `${loaded} in flight, each path alone. Retry tax: 10 in flight, backstop vs backstop with misroutes off. ` +
+      `${loaded} in flight, each path alone (the retry tax is quick_validation's). ` +
       `Stale view: ${short(stale)}'s pod out of view 3 s of every 6 s.`,
     config: { requests, loaded, seed: opts.seed, timeScale: opts.timeScale, maxNumSeqs: faults.maxNumSeqs },
     wallMs: ctx.now() - t0,
     stats,
-    samples: [...samples, ...tax, ...staleRun.samples],
-    ratios: taxResult.ratios,
+    samples: [...samples, ...staleRun.samples],
+    ratios: [],
     targets,
     tables: [
       {

@@ -1,6 +1,6 @@
 import { aggregate } from '../aggregate.ts';
-import { directClient } from '../clients/direct.ts';
-import type { Workload } from '../clients/types.ts';
+import { backstopClient } from '../clients/backstop.ts';
+import type { RequestSample, Workload } from '../clients/types.ts';
 import { startMeter } from '../proc-meter.ts';
 import { findings, usageOf } from './findings.ts';
 import { runClosedPhase } from './phase.ts';
@@ -11,11 +11,10 @@ import type { RunContext, ScenarioResult } from './types.ts';
 /**
  * The seed's test: 50 non-streaming requests, 25 per model, max_tokens 15, through each path.
  * The seed ran requests one after another; at 2 s per attempt and 2 s loop sleeps that takes
- * minutes, so each path keeps `concurrency` (default 10) requests in flight and the three paths
- * run at once. The simulator draws its EPP view per request, so concurrency changes no odds, and
- * its T4 latency profile is per request too (no batching model), so it changes no timing either.
- * On the embedded simulator a second phase repeats `direct` with flapping off: the reference for
- * the retry tax.
+ * minutes, so each path keeps `concurrency` (default 10) requests in flight. The paths run one
+ * after another: the simulator's endpoint picker reads the pods' load, so paths sharing it would
+ * change each other's odds. On the embedded simulator a last phase repeats `backstop` with
+ * misroutes off at the same load: the reference for the retry tax (issue 9: at most 1.05x).
  */
 export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> {
   const { opts } = ctx;
@@ -32,18 +31,23 @@ export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> 
   const t0 = ctx.now();
 
   const meter = bs.pid ? startMeter(() => [bs.pid as number]) : undefined;
-  const samples = await runClosedPhase(ctx, 'quick_validation', {
-    clients: threePaths(ctx, gw.url, bs.url, w),
-    requests,
-    concurrency,
-    models: opts.models,
-  });
+  const samples: RequestSample[] = [];
+  for (const client of threePaths(ctx, gw.url, bs.url, w)) {
+    samples.push(
+      ...(await runClosedPhase(ctx, `quick_validation, ${client.name}`, {
+        clients: [client],
+        requests,
+        concurrency,
+        models: opts.models,
+      })),
+    );
+  }
   const usage = meter?.stop();
 
   if (gw.sim) {
     await gw.sim.setFaults({ flapping: false });
-    const reference = await runClosedPhase(ctx, 'reference (flapping off)', {
-      clients: [directClient(ctx.dispatcher, gw.url, w, ctx.now, 'reference')],
+    const reference = await runClosedPhase(ctx, 'reference (backstop, misroutes off)', {
+      clients: [backstopClient(ctx.dispatcher, bs.url, w, ctx.now, 'reference')],
       requests,
       concurrency,
       models: opts.models,
@@ -60,7 +64,7 @@ export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> 
     title: 'Quick validation (the seed test)',
     summary:
       `${requests} non-streaming requests per path (${Math.ceil(requests / opts.models.length)} per model), ` +
-      `max_tokens ${w.maxTokens}, ${concurrency} in flight per path, the three paths at once against ` +
+      `max_tokens ${w.maxTokens}, ${concurrency} in flight per path, one path after another against ` +
       `${gw.sim ? `the embedded simulator (seed ${opts.seed}, time scale ${opts.timeScale})` : gw.url}. ` +
       `client-loop: check model, sleep ${opts.loopSleepMs} ms, up to 10 attempts.`,
     config: {

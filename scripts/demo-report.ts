@@ -64,16 +64,16 @@ export function closing(direct: PathStats, backstop: PathStats): string {
   const lost = backstop.requests - backstop.succeeded;
   const answered = lost === 0 ? 'all' : `${backstop.succeeded} of`;
   return [
-    `direct:   ${fmtPct(direct.successRate)} were answered by the model they asked for; the flapping endpoint picker sent`,
-    `          the rest to the other model's vLLM (404) or to no backend at all (503).`,
+    `direct:   ${fmtPct(direct.successRate)} were answered by the model they asked for; the endpoint picker, which scores`,
+    "          pods by load and ignores `model`, sent the rest to the other model's vLLM (404).",
     `backstop: answered ${answered} ${backstop.requests} at ${fmtNum(backstop.attempts.mean, 2)} upstream attempts per request on average (x-backstop-attempts):`,
-    "          it checks each answer's `model` and retries misroutes with backoff. A misroute fails in",
-    '          milliseconds, so a retry costs a backoff (random, up to 50 ms, doubling), not a generation.',
+    "          it checks each answer's `model` and retries a misroute within milliseconds (it costs no",
+    '          generation); a model whose pod stays busy waits its turn in a queue until the picker lets it in.',
     ...(lost === 0
       ? []
       : [
-          `          ${lost === 1 ? '1 request' : `${lost} requests`} failed every attempt: with about half of all attempts misrouted,`,
-          '          10 misses in a row hit roughly 1 request in 400-1,000 (RETRY_MAX_ATTEMPTS sets the cap).',
+          `          ${lost === 1 ? '1 request' : `${lost} requests`} failed: see the log line's results; RETRY_DEADLINE_MS and`,
+          '          RETRY_MAX_MISROUTES end a request whose pod the picker never chose.',
         ]),
     'Latency columns count successful requests only.',
     'Next: `npm run bench` adds a client-side retry loop, streaming, overhead and outage scenarios.',

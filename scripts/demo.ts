@@ -13,7 +13,7 @@ import { type DemoPath, type DemoSample, type PathStats, pathStats, runPath } fr
 
 const HELP = `Usage: npm run demo -- [options]
 
-Starts the simulated llm-d Pattern 2 gateway (two models behind an endpoint picker that flaps) and
+Starts the simulated llm-d Pattern 2 gateway (two models in one pool, a picker blind to the model) and
 backstop in front of it, sends the same requests straight to the gateway and through backstop,
 and prints success, attempts and latency per model.
 

@@ -90,7 +90,7 @@ const schema = z.object({
   RETRY_MAX_MISROUTES: int(1, 1000).default(100),
   RETRY_FAST_MISROUTES: int(0, 1000).default(5),
   RETRY_FAST_DELAY_MS: int(0, 60_000).default(5),
-  RETRY_MISROUTE_MAX_DELAY_MS: int(0, 600_000).default(250),
+  RETRY_MISROUTE_MAX_DELAY_MS: int(0, 600_000).default(50),
   RETRY_BASE_DELAY_MS: int(0, 60_000).default(50),
   RETRY_MAX_DELAY_MS: int(0, 600_000).default(2000),
   RETRY_DEADLINE_MS: int(1, 3_600_000).default(25_000),

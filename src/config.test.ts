@@ -63,6 +63,25 @@ test('a bad value is one line naming the variable, the value and what is expecte
       { ...base, RETRY_BUDGET_RATIO: '-1' },
       /^RETRY_BUDGET_RATIO="-1" is invalid: expected a non-negative number$/,
     ],
+    [{ ...base, ROUTING_HEADERS: 'yes' }, /^ROUTING_HEADERS="yes" is invalid: expected true or false$/],
+    [
+      { ...base, ROUTING_HEADER_NAME: 'X Model' },
+      /^ROUTING_HEADER_NAME="X Model" is invalid: expected an HTTP header name/,
+    ],
+    [{ ...base, ROUTING_HEADER_NAME: 'x-model:' }, /^ROUTING_HEADER_NAME="x-model:" is invalid/],
+    [
+      { ...base, ROUTING_HEADER_NAME: 'Authorization' },
+      /^ROUTING_HEADER_NAME="Authorization" is invalid: expected a header name backstop does not set/,
+    ],
+    [{ ...base, ROUTING_HEADER_NAME: 'X-Gateway-Base-Model-Name' }, /^ROUTING_HEADER_NAME=.* is invalid/],
+    [
+      { ...base, BASE_MODELS: 'my-lora' },
+      /^BASE_MODELS="my-lora" is invalid: expected a comma-separated list of model=base-model pairs$/,
+    ],
+    [
+      { ...base, BASE_MODELS: 'my-lora=llama,my-lora=phi' },
+      /^BASE_MODELS=.* is invalid: expected one base model per name \(my-lora has two\)$/,
+    ],
     [
       { ...base, RETRY_BASE_DELAY_MS: '500', RETRY_MAX_DELAY_MS: '100' },
       /^RETRY_MAX_DELAY_MS="100" is invalid: expected at least/,
@@ -79,6 +98,25 @@ test('a bad value is one line naming the variable, the value and what is expecte
       },
     );
   }
+});
+
+test('routing headers: on by default as X-Gateway-Model-Name; BASE_MODELS parse; the name can change', () => {
+  const c = loadConfig(base);
+  assert.deepEqual(
+    [c.routingHeaders, c.routingHeaderName, c.baseModels.size],
+    [true, 'X-Gateway-Model-Name', 0],
+  );
+  const set = loadConfig({
+    ...base,
+    ROUTING_HEADERS: 'false',
+    ROUTING_HEADER_NAME: ' x-model ',
+    BASE_MODELS:
+      ' support-lora = meta-llama/Llama-3.1-8B-Instruct ,, support-lora=meta-llama/Llama-3.1-8B-Instruct',
+  });
+  assert.deepEqual(
+    [set.routingHeaders, set.routingHeaderName, [...set.baseModels]],
+    [false, 'x-model', [['support-lora', 'meta-llama/Llama-3.1-8B-Instruct']]],
+  );
 });
 
 test('CONFIG_VARIABLES lists every variable read', () => {

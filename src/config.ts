@@ -73,6 +73,62 @@ const aliasList = z.string().transform((value, ctx) => {
   return aliases;
 });
 
+const boolean = z.enum(['true', 'false'], { message: 'true or false' }).transform((v) => v === 'true');
+
+/**
+ * Headers a routing header may not be renamed to: hop-by-hop ones, those backstop sets itself,
+ * and the credentials and content headers the upstream needs as the client sent them.
+ */
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'accept-encoding',
+  'authorization',
+  'cookie',
+  'x-request-id',
+  'x-gateway-base-model-name',
+]);
+
+// RFC 9110 section 5.6.2: token = 1*tchar.
+const headerName = z
+  .string()
+  .trim()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'an HTTP header name (RFC 9110 token characters only)')
+  .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()), {
+    message: 'a header name backstop does not set or forward for another purpose',
+  });
+
+const baseModelList = z.string().transform((value, ctx) => {
+  const bases = new Map<string, string>();
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const base = pair.slice(eq + 1).trim();
+    if (eq < 0 || name === '' || base === '') {
+      ctx.addIssue({ code: 'custom', message: 'a comma-separated list of model=base-model pairs' });
+      return z.NEVER;
+    }
+    if (bases.has(name) && bases.get(name) !== base) {
+      ctx.addIssue({ code: 'custom', message: `one base model per name (${name} has two)` });
+      return z.NEVER;
+    }
+    bases.set(name, base);
+  }
+  return bases;
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   message: 'one of fatal, error, warn, info, debug, trace, silent',
 });
@@ -86,6 +142,9 @@ const schema = z.object({
   LOG_LEVEL: logLevel.default('info'),
   MODELS: modelList.optional(),
   MODEL_ALIASES: aliasList.optional(),
+  BASE_MODELS: baseModelList.optional(),
+  ROUTING_HEADERS: boolean.default(true),
+  ROUTING_HEADER_NAME: headerName.default('X-Gateway-Model-Name'),
   RETRY_MAX_ATTEMPTS: int(1, 100).default(10),
   RETRY_MAX_MISROUTES: int(1, 1000).default(100),
   RETRY_FAST_MISROUTES: int(0, 1000).default(5),
@@ -128,6 +187,12 @@ export type Config = Readonly<{
   models: ReadonlySet<string> | undefined;
   /** Requested name -> other response names accepted for it. */
   modelAliases: ReadonlyMap<string, readonly string[]>;
+  /** Requested name (LoRA adapter, alias) -> the base model sent as X-Gateway-Base-Model-Name. */
+  baseModels: ReadonlyMap<string, string>;
+  /** Whether backstop sets the routing headers from the body's model. */
+  routingHeaders: boolean;
+  /** The header carrying the requested model (X-Gateway-Model-Name, the one BBR sets). */
+  routingHeaderName: string;
   /** Attempts a request may make that fail for a reason other than a routing miss. */
   retryMaxAttempts: number;
   /** Routing misses (model_not_found, model_mismatch) a request may take. */
@@ -210,6 +275,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     models: e.MODELS ? new Set(e.MODELS) : undefined,
     modelAliases: e.MODEL_ALIASES ?? new Map(),
+    baseModels: e.BASE_MODELS ?? new Map(),
+    routingHeaders: e.ROUTING_HEADERS,
+    routingHeaderName: e.ROUTING_HEADER_NAME,
     retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
     retryMaxMisroutes: e.RETRY_MAX_MISROUTES,
     retryFastMisroutes: e.RETRY_FAST_MISROUTES,

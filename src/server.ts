@@ -12,6 +12,8 @@ import {
   readRequestBody,
   readRequestFields,
   requestIdFrom,
+  routingHeadersOf,
+  setRoutingHeaders,
   startsLikeJsonObject,
   toUpstreamPath,
   upstreamBasePath,
@@ -52,6 +54,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
   const { config, observer } = deps;
   const basePath = upstreamBasePath(config.upstreamUrl);
   const matches = createModelMatcher(config.modelAliases);
+  const routing = routingHeadersOf(config);
   const allowedList = config.models === undefined ? '' : [...config.models].join(', ');
   const app = new Hono<Env>();
 
@@ -170,7 +173,12 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
           dispatcher: deps.dispatcher,
           method,
           path,
-          headers: upstreamRequestHeaders(req.headers, record.id, modelRoute),
+          // Set from the body's model wherever backstop read one, as BBR does (issue 11).
+          headers: setRoutingHeaders(
+            upstreamRequestHeaders(req.headers, record.id, modelRoute),
+            routing,
+            model,
+          ),
           body,
           model: modelRoute ? model : undefined,
           matches,

@@ -5,5 +5,11 @@ export { startsLikeJsonObject } from './json-text.ts';
 export { readRequestBody } from './request-body.ts';
 export { MAX_MODEL_NAME_LENGTH, type RequestFields, readRequestFields } from './request-fields.ts';
 export { requestIdFrom } from './request-id.ts';
+export {
+  BASE_MODEL_HEADER,
+  type RoutingHeaders,
+  routingHeadersOf,
+  setRoutingHeaders,
+} from './routing-headers.ts';
 export { toUpstreamPath } from './target-path.ts';
 export { createUpstreamPool, upstreamBasePath } from './upstream.ts';

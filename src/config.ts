@@ -165,6 +165,7 @@ const schema = z.object({
   BREAKER_FAILURE_THRESHOLD: int(1, 1_000_000).default(5),
   BREAKER_COOLDOWN_MS: int(1, 3_600_000).default(10_000),
   BREAKER_MAX_COOLDOWN_MS: int(1, 3_600_000).default(60_000),
+  BREAKER_MAX_MODELS: int(1, 1_000_000).default(1000),
   RETRY_BUDGET_RATIO: ratio.default(2),
   RETRY_BUDGET_MIN_PER_SEC: ratio.default(10),
   RETRY_MISROUTE_BUDGET_RATIO: ratio.default(20),
@@ -216,6 +217,8 @@ export type Config = Readonly<{
   breakerFailureThreshold: number;
   breakerCooldownMs: number;
   breakerMaxCooldownMs: number;
+  /** Most model names with a breaker and retry budgets kept at once (open breakers are never dropped). */
+  breakerMaxModels: number;
   retryBudgetRatio: number;
   retryBudgetMinPerSec: number;
   retryMisrouteBudgetRatio: number;
@@ -297,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     breakerFailureThreshold: e.BREAKER_FAILURE_THRESHOLD,
     breakerCooldownMs: e.BREAKER_COOLDOWN_MS,
     breakerMaxCooldownMs: e.BREAKER_MAX_COOLDOWN_MS,
+    breakerMaxModels: e.BREAKER_MAX_MODELS,
     retryBudgetRatio: e.RETRY_BUDGET_RATIO,
     retryBudgetMinPerSec: e.RETRY_BUDGET_MIN_PER_SEC,
     retryMisrouteBudgetRatio: e.RETRY_MISROUTE_BUDGET_RATIO,

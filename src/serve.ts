@@ -53,7 +53,7 @@ const policies = new ModelPolicies({
   },
   budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
   misrouteBudget: { ratio: config.retryMisrouteBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
-  maxModels: 1000,
+  maxModels: config.breakerMaxModels,
   clock: systemClock,
   random: Math.random,
   onBreakerState: (model, state) => observer.breakerChanged(model, state),

@@ -112,6 +112,8 @@ async function attemptLoop(
       return;
     }
     ticket.hold(policy, admission);
+    // Only a request that goes upstream earns retries; a refused one deposits nothing, which is
+    // why ModelPolicies keeps a breaker by its state, not by its budget's traffic (issue 10).
     policy.budget.recordRequest();
     policy.misrouteBudget.recordRequest();
   }

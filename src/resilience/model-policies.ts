@@ -1,4 +1,4 @@
-import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import { BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import type { Clock, Random } from './clock.ts';
 import { MisrouteQueue } from './misroute-queue.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
@@ -18,7 +18,7 @@ export interface ModelPoliciesOptions {
   breaker: CircuitBreakerOptions;
   budget: RetryBudgetOptions;
   misrouteBudget: RetryBudgetOptions;
-  /** Most models tracked at once; the model name is client-controlled and must not grow memory. */
+  /** Most models tracked at once (BREAKER_MAX_MODELS); the name is the client's and must not grow memory. */
   maxModels: number;
   clock: Clock;
   random: Random;
@@ -28,26 +28,36 @@ export interface ModelPoliciesOptions {
 
 /**
  * One breaker and one retry budget per requested model, so a dead model never slows the other.
- * Bounded: when `maxModels` are tracked, the policies of models without a request in the budget's
- * window are forgotten (the model name is the client's: a flood of invented names that each
- * failed once must not pin the table); if none can be, the request gets a fresh policy that is
- * not kept. Forgetting an idle open breaker costs at most `failureThreshold` requests to reopen.
+ * Bounded, because the model name is the client's: when `maxModels` (BREAKER_MAX_MODELS) are
+ * tracked, the policies that hold nothing worth keeping are forgotten: a closed breaker, no
+ * request or retry in the budgets' window, nobody in the misroute queue. An open or half-open
+ * breaker is never forgotten (issue 10): refused requests never reach a budget, so an open
+ * breaker looks idle, and a flood of invented names would otherwise erase it and let the dead
+ * model's traffic through again. A name that finds no room is served by a policy that is not
+ * kept: a fresh breaker that reports nothing (its state dies with the request) and the retry
+ * budgets that every such name shares, so an overflow of names cannot multiply the budgets'
+ * per-second reserve.
  */
 export class ModelPolicies {
   readonly #options: ModelPoliciesOptions;
   readonly #policies = new Map<string, ModelPolicy>();
+  readonly #overflowBudget: RetryBudget;
+  readonly #overflowMisrouteBudget: RetryBudget;
 
   constructor(options: ModelPoliciesOptions) {
     this.#options = options;
+    this.#overflowBudget = new RetryBudget(options.budget, options.clock);
+    this.#overflowMisrouteBudget = new RetryBudget(options.misrouteBudget, options.clock);
   }
 
   /** The policy for `model`, created on first use. */
   get(model: string): ModelPolicy {
     const known = this.#policies.get(model);
     if (known) return known;
-    const policy = this.#create(model);
     if (this.#policies.size >= this.#options.maxModels) this.#sweep();
-    if (this.#policies.size < this.#options.maxModels) this.#policies.set(model, policy);
+    if (this.#policies.size >= this.#options.maxModels) return this.#overflow();
+    const policy = this.#create(model);
+    this.#policies.set(model, policy);
     return policy;
   }
 
@@ -67,9 +77,25 @@ export class ModelPolicies {
     };
   }
 
+  #overflow(): ModelPolicy {
+    const { clock, random } = this.#options;
+    return {
+      breaker: new CircuitBreaker(this.#options.breaker, clock, random),
+      budget: this.#overflowBudget,
+      misrouteBudget: this.#overflowMisrouteBudget,
+      misrouteQueue: new MisrouteQueue(),
+    };
+  }
+
   #sweep(): void {
     for (const [model, policy] of this.#policies) {
-      if (policy.budget.idle) this.#policies.delete(model);
+      if (
+        policy.breaker.state === BreakerState.closed &&
+        policy.budget.idle &&
+        policy.misrouteBudget.idle &&
+        policy.misrouteQueue.length === 0
+      )
+        this.#policies.delete(model);
     }
   }
 }

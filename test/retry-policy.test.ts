@@ -151,6 +151,41 @@ describe('retry classes (scripted gateway)', () => {
     }
   });
 
+  test('a spent misroute budget slows the queue down instead of failing the requests in it', async () => {
+    const dry = await startBackstop({
+      UPSTREAM_URL: upstream.url,
+      RETRY_FAST_MISROUTES: '0',
+      RETRY_MISROUTE_BUDGET_RATIO: '0',
+      RETRY_BUDGET_MIN_PER_SEC: '0.1', // one misroute retry per 10 s window
+      RETRY_BASE_DELAY_MS: '5',
+      RETRY_MISROUTE_MAX_DELAY_MS: '5',
+      RETRY_MAX_DELAY_MS: '200',
+    });
+    try {
+      let misrouting = true;
+      const step: Step = (req, res, body) => (misrouting ? notFound() : json())(req, res, body);
+      upstream.script('p-dry', step);
+      const answers = Array.from({ length: 3 }, () => chat(dry.url, 'p-dry'));
+      await sleep(700);
+      const polled = upstream.count('p-dry');
+      misrouting = false;
+      const done = await Promise.all(answers);
+      assert.deepEqual(
+        done.map((a) => a.status),
+        [200, 200, 200],
+      );
+      // 3 first attempts, the window's one budgeted retry, then one poll per RETRY_MAX_DELAY_MS.
+      assert.ok(polled <= 12, `${polled} upstream requests in 700 ms`);
+      const metrics = await scrape(dry.adminUrl);
+      assert.ok(sum(metrics, 'backstop_retry_budget_exhausted_total', { model: 'p-dry' }) > 0);
+      report.push(
+        `misroute budget dry: 3 queued requests sent ${polled} upstream requests in 700 ms, then all answered`,
+      );
+    } finally {
+      await dry.stop();
+    }
+  });
+
   test('a 429 whose Retry-After outlasts the deadline reaches the client unchanged, at once', async () => {
     const body = '{"error":{"message":"slow down","type":"RateLimitError","param":null,"code":429}}';
     upstream.script(

@@ -178,13 +178,19 @@ async function attemptLoop(
       delay = backoffDelay(failures, deps.backoff, deps.random, last.retryAfterMs);
       budget = policy?.budget;
     }
-    if (deps.now() + delay > deadline) {
-      stop = 'deadline';
-      break;
-    }
     if (budget !== undefined && !budget.tryWithdraw()) {
       observer.budgetExhausted(record.model);
-      stop = 'budget';
+      // The head of a misroute queue slows down instead of failing: one request per model then
+      // polls once per RETRY_MAX_DELAY_MS, which bounds the load, and the requests behind it are
+      // not lost to a budget that their own patience spent. Anything else stops here.
+      if (!wait.queued) {
+        stop = 'budget';
+        break;
+      }
+      delay = Math.max(delay, deps.backoff.maxDelayMs);
+    }
+    if (deps.now() + delay > deadline) {
+      stop = 'deadline';
       break;
     }
     try {

@@ -24,6 +24,11 @@ export class MisrouteWait {
   /** Misses taken as the head: the exponent of its polling backoff. */
   headMisses = 0;
 
+  /** Whether the request holds a place in its model's queue. */
+  get queued(): boolean {
+    return this.#place?.queued ?? false;
+  }
+
   /** Joins the queue if not in it, and waits for this request's turn, the deadline or the client. */
   async turn(queue: MisrouteQueue, msLeft: number, signal: AbortSignal): Promise<Turn> {
     if (this.#place === undefined || !this.#place.queued) {

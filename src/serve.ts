@@ -8,7 +8,7 @@ import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
 import { createLoggers, createLogObserver, Metrics } from './observe/index.ts';
 import { createUpstreamPool } from './proxy/index.ts';
-import { ModelPolicies, systemClock } from './resilience/index.ts';
+import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
 import { createProxyApp } from './server.ts';
 import { installShutdown } from './shutdown.ts';
 
@@ -63,6 +63,10 @@ const app = createProxyApp({
   config,
   dispatcher: pool,
   policies,
+  routeBudgets: new RouteBudgets({
+    budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
+    clock: systemClock,
+  }),
   observer,
   random: Math.random,
   backoff: { baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },

@@ -169,6 +169,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
         record,
         startedAt: request.startedAt,
         retry,
+        route,
         spec: {
           dispatcher: deps.dispatcher,
           method,

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { MAX_ROUTES } from '../src/resilience/index.ts';
 import { DEFAULT_MODELS, type Simulator, startSimulator } from '../src/simulator/index.ts';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
 import { closedLoad, type LoadResult } from './support/flapping-load.ts';
 import { chat, inflight, scrape, sum, until } from './support/proxy-client.ts';
-import { json, notFound, ScriptedUpstream, status } from './support/scripted-upstream.ts';
+import {
+  eppUnavailable,
+  json,
+  notFound,
+  reset,
+  ScriptedUpstream,
+  status,
+} from './support/scripted-upstream.ts';
 
 describe('retry budget mechanics (scripted gateway)', () => {
   let upstream: ScriptedUpstream;
@@ -86,6 +94,45 @@ describe('retry budget mechanics (scripted gateway)', () => {
     const c = await chat(backstop.url, model);
     assert.equal(c.status, 200);
     assert.equal(c.headers.get('x-backstop-attempts'), '2');
+  });
+
+  test('GET retries draw from a budget of their route: during an outage a poller of /v1/models retries once per window, not RETRY_MAX_ATTEMPTS times', async () => {
+    const get = async (path: string) => {
+      const res = await fetch(`${backstop.url}${path}`);
+      return { status: res.status, attempts: res.headers.get('x-backstop-attempts'), text: await res.text() };
+    };
+    upstream.script('/v1/models', eppUnavailable);
+    const first = await get('/v1/models');
+    assert.equal(first.status, 503, 'the upstream answer, passed through');
+    assert.match(first.text, /inference error: ServiceUnavailable/);
+    assert.equal(first.attempts, '2', "the window's one retry, then the budget refuses");
+    for (let i = 0; i < 3; i++) {
+      const later = await get('/v1/models');
+      assert.equal(later.status, 503);
+      assert.equal(later.attempts, '1', 'spent: no more retries this window');
+    }
+    assert.equal(upstream.count('/v1/models'), 5, 'not 4 x RETRY_MAX_ATTEMPTS (20)');
+    const metrics = await scrape(backstop.adminUrl);
+    assert.equal(sum(metrics, 'backstop_retry_budget_exhausted_total', { model: 'none' }), 4);
+
+    // Another route has its own budget. With no upstream answer to pass through (a reset), a
+    // spent budget ends in backstop's own 502.
+    upstream.script('/v1/files', reset);
+    assert.equal((await get('/v1/files')).attempts, '2');
+    const refused = await get('/v1/files');
+    assert.equal(refused.status, 502);
+    assert.equal(refused.attempts, '1');
+    assert.match(refused.text, /last result: connect_error\); the retry budget for this route is exhausted/);
+
+    // Past MAX_ROUTES, invented paths share one budget.
+    const paths = Array.from({ length: MAX_ROUTES + 3 }, (_, i) => `/v1/models/r-${i}`);
+    for (const path of paths) upstream.script(path, eppUnavailable);
+    const attempts: (string | null)[] = [];
+    for (const path of paths) attempts.push((await get(path)).attempts);
+    // `/v1/models` and `/v1/files` hold two of the MAX_ROUTES places (neither is idle), so
+    // MAX_ROUTES - 2 paths get their own retry; the remaining five share one.
+    assert.deepEqual(attempts.slice(0, MAX_ROUTES - 2), Array(MAX_ROUTES - 2).fill('2'));
+    assert.deepEqual(attempts.slice(MAX_ROUTES - 2), ['2', '1', '1', '1', '1']);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   misrouteDelay,
   type Random,
   type RetryBudget,
+  type RouteBudgets,
 } from '../resilience/index.ts';
 import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
@@ -23,7 +24,7 @@ import { deliver } from './respond.ts';
 export type RetryMode =
   /** Model routes: every retryable result, under breaker and budget. */
   | 'model'
-  /** Idempotent pass-through (GET): connection errors and 502-504 only. */
+  /** Idempotent pass-through (GET): connection errors and 502-504 only, within its route's budget. */
   | 'idempotent'
   /** Anything else: one attempt. */
   | 'none';
@@ -32,6 +33,8 @@ export type RetryMode =
 export interface ForwardDeps {
   config: Config;
   policies: ModelPolicies;
+  /** Retry budgets of the requests that name no model, by route. */
+  routeBudgets: RouteBudgets;
   observer: ProxyObserver;
   random: Random;
   backoff: BackoffOptions;
@@ -49,6 +52,8 @@ export interface ForwardJob {
   startedAt: number;
   spec: AttemptSpec;
   retry: RetryMode;
+  /** The normalised route (`/v1/models`): the budget key of a request that names no model. */
+  route: string;
 }
 
 /**
@@ -117,6 +122,10 @@ async function attemptLoop(
     policy.budget.recordRequest();
     policy.misrouteBudget.recordRequest();
   }
+  // A request that names no model retries on its route's budget (issue 10): without one, every
+  // poller of GET /v1/models could retry RETRY_MAX_ATTEMPTS times during an outage.
+  const routeBudget = job.retry === 'idempotent' ? deps.routeBudgets.get(job.route) : undefined;
+  routeBudget?.recordRequest();
   const deadline = job.startedAt + config.retryDeadlineMs;
   let last: AttemptOutcome | undefined;
   let stop: StopReason = job.retry === 'none' ? 'not_retried' : 'attempts';
@@ -137,7 +146,13 @@ async function attemptLoop(
     }
     record.results.push(last.result);
     observer.attemptEnded(record.model, last.result);
-    const step = nextStep(last, job.retry, lastTry, deadline - deps.now());
+    let step = nextStep(last, job.retry, lastTry, deadline - deps.now());
+    if (step === 'retry' && routeBudget !== undefined && !routeBudget.tryWithdraw()) {
+      // Spent: the upstream's answer goes to the client as it came, as after the last try.
+      observer.budgetExhausted(record.model);
+      stop = 'budget';
+      step = last.status !== 0 ? 'commit' : 'fail';
+    }
     if (step === 'commit') {
       await commit(job, deps, last, ticket);
       return;
@@ -299,7 +314,10 @@ function failed(
   const attempts = record.results.length;
   const lastResult: AttemptResult | 'none' = last?.result ?? 'none';
   const model = job.spec.model ?? job.record.path;
-  const why = STOP_REASONS[stop];
+  const why =
+    stop === 'budget' && job.spec.model === undefined
+      ? 'the retry budget for this route is exhausted (RETRY_BUDGET_RATIO)'
+      : STOP_REASONS[stop];
   const message = `No valid answer for \`${model}\` after ${attempts} attempt${attempts === 1 ? '' : 's'} (last result: ${lastResult}); ${why}.`;
   const headers = { 'x-request-id': record.id, 'x-backstop-attempts': attempts };
   if (lastResult === 'timeout' && stop !== 'budget') {

@@ -231,6 +231,34 @@ describe('streaming', () => {
     assert.deepEqual(log.results, ['upstream_5xx', 'ok']);
   });
 
+  test('an in-band 404 that does not name the model is passed through, as the same 404 as a status is', async () => {
+    const error = { error: { message: 'Not Found', type: 'NotFoundError', param: null, code: 404 } };
+    const inBand = `data: ${JSON.stringify(error)}\n\n`;
+    const retried = sse([chunk('s-404-inband', 'retried'), DONE]);
+    upstream.script('s-404-inband', sse([inBand, DONE]), retried);
+    upstream.script('s-404-status', status(404, JSON.stringify(error)), retried);
+    const send = (model: string) =>
+      fetch(`${backstop.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      });
+    const inBandRes = await send('s-404-inband');
+    assert.equal(inBandRes.status, 200, 'the stream as it came');
+    assert.equal(await inBandRes.text(), inBand + DONE);
+    const statusRes = await send('s-404-status');
+    assert.equal(statusRes.status, 404);
+    assert.deepEqual(await statusRes.json(), error);
+    for (const res of [inBandRes, statusRes]) {
+      assert.equal(res.headers.get('x-backstop-attempts'), '1');
+      const log = await requestLog(res.headers.get('x-request-id') ?? '');
+      assert.deepEqual(log.results, ['client_error']);
+      assert.equal(log.outcome, 'client_error');
+    }
+    assert.equal(upstream.count('s-404-inband'), 1, 'never retried');
+    assert.equal(upstream.count('s-404-status'), 1);
+  });
+
   test('a stream that ends before any event is invalid and retried', async () => {
     const { text, log } = await stream('s-empty', sse([': nothing\n\n']), sse([chunk('s-empty', 'x'), DONE]));
     assert.equal(text, 'x');

@@ -53,9 +53,11 @@ export class SseFirstEventPeek {
 }
 
 /**
- * vLLM reports failures after a 200 as `data: {"error":{"message","type","code"}}`. A not-found
- * naming the requested model is a routing miss, 429 is rate limiting, another 4xx is the client's
- * problem (passed through as it is), anything else a server failure worth another attempt.
+ * vLLM reports failures after a 200 as `data: {"error":{"message","type","code"}}`, read as the
+ * same error sent as a status would be (classifyStatus, namesRequestedModel): a not-found naming
+ * the requested model is a routing miss, any other not-found and any other 4xx are the client's
+ * problem (passed through as they are, issue 10), 429 is rate limiting, anything else a server
+ * failure worth another attempt.
  */
 function inBandErrorResult(error: unknown, requested: string): AttemptResult {
   const { code, type, message } = (typeof error === 'object' ? error : {}) as {
@@ -64,14 +66,12 @@ function inBandErrorResult(error: unknown, requested: string): AttemptResult {
     message?: unknown;
   };
   const status = typeof code === 'number' ? code : Number(code);
-  if (
-    (status === 404 || type === 'NotFoundError') &&
-    typeof message === 'string' &&
-    quotesModel(message, requested)
-  ) {
-    return 'model_not_found';
+  if (status === 404 || type === 'NotFoundError') {
+    return typeof message === 'string' && quotesModel(message, requested)
+      ? 'model_not_found'
+      : 'client_error';
   }
   if (status === 429) return 'rate_limited';
-  if (status >= 400 && status < 500 && status !== 404) return 'client_error';
+  if (status >= 400 && status < 500) return 'client_error';
   return 'upstream_5xx';
 }

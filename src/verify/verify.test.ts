@@ -114,3 +114,17 @@ test('SSE: an in-band not-found is a routing miss only when it quotes the reques
   assert.equal(peek([event(notFound('phi'))], 'phi')?.result, 'model_not_found');
   assert.notEqual(peek([event(notFound('phi-3'))], 'phi')?.result, 'model_not_found');
 });
+
+test('SSE: an in-band 404 that does not name the model is a client error, as the same 404 status is', () => {
+  const body = { error: { message: 'Not Found', type: 'NotFoundError', param: null, code: 404 } };
+  assert.equal(classifyStatus(404), 'not_found');
+  assert.equal(namesRequestedModel(json(body), phi), false, 'as a status: passed through');
+  assert.equal(peek([event(body)])?.result, 'client_error');
+  assert.equal(peek([event({ error: { message: 'Not Found', code: '404' } })])?.result, 'client_error');
+  assert.equal(
+    peek([event({ error: { message: 'no such route', type: 'NotFoundError' } })])?.result,
+    'client_error',
+  );
+  const other = { error: { message: 'The model `phi-3` does not exist.', type: 'NotFoundError', code: 404 } };
+  assert.equal(peek([event(other)], 'phi')?.result, 'client_error', 'another name: a real not-found');
+});

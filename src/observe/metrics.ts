@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProxyObserver, RequestRecord } from '../events.ts';
+import { BreakerState } from '../resilience/index.ts';
 import type { AttemptResult } from '../verify/index.ts';
 import { ModelLabels } from './model-label.ts';
 
@@ -34,6 +35,8 @@ export class Metrics implements ProxyObserver {
   readonly #budgetExhausted: Counter<'model'>;
   /** Label values whose breaker gauge was initialised to closed. */
   readonly #known = new Set<string>();
+  /** The models labelled `other` whose breaker is not closed, with its state. */
+  readonly #otherBreakers = new Map<string, number>();
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -132,7 +135,20 @@ export class Metrics implements ProxyObserver {
   }
 
   breakerChanged(model: string, state: number): void {
-    this.#circuit.set({ model: this.#labels.label(model) }, state);
+    const label = this.#labels.label(model);
+    if (label !== 'other') {
+      this.#circuit.set({ model: label }, state);
+      return;
+    }
+    // `other` stands for many models: it shows the worst of their breakers (2 while any is open),
+    // not whichever changed last, which let one recovering model hide another's open breaker from
+    // BackstopCircuitOpen (issue 10). Closed ones are dropped, so this holds only open and
+    // half-open breakers, which ModelPolicies keeps (BREAKER_MAX_MODELS bounds them).
+    if (state === BreakerState.closed) this.#otherBreakers.delete(model);
+    else this.#otherBreakers.set(model, state);
+    let worst: number = BreakerState.closed;
+    for (const other of this.#otherBreakers.values()) worst = Math.max(worst, other);
+    this.#circuit.set({ model: 'other' }, worst);
   }
 
   budgetExhausted(model: string): void {

@@ -55,8 +55,11 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
   // 1. Load-correlated misroutes.
   const loadRows: Table['rows'] = [];
   const samples: RequestSample[] = [];
+  let backstopRun: { samples: RequestSample[]; upstream: number; ms: number } | undefined;
   for (const client of threePaths(ctx, gw.url, bs.url, w)) {
+    const started = ctx.now();
     const run = await counted(`load-correlated, ${client.name}`, client, loaded);
+    if (client.name === 'backstop') backstopRun = { ...run, ms: ctx.now() - started };
     samples.push(...run.samples);
     for (const s of aggregate(run.samples)) {
       loadRows.push([
@@ -97,7 +100,19 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
 
   const stats = aggregate(samples);
   const backstopLoad = aggregate(samples).filter((s) => s.path === 'backstop');
+  // The budgets' bound at the shipped defaults (docs/resilience.md): per client request
+  // 1 + RETRY_BUDGET_RATIO (2) + RETRY_MISROUTE_BUDGET_RATIO (20), plus RETRY_BUDGET_MIN_PER_SEC
+  // (10) per second and budget, per model.
+  const amplification = backstopRun ? backstopRun.upstream / backstopRun.samples.length : Number.NaN;
+  const reserve = backstopRun ? (2 * 10 * opts.models.length * backstopRun.ms) / 1000 : 0;
+  const bound = backstopRun ? 23 + reserve / backstopRun.samples.length : Number.NaN;
   const targets = [
+    {
+      name: 'Upstream amplification under load',
+      bar: `backstop upstream requests per client request <= the budgets' bound (${bound.toFixed(2)} here: 23 + the per-second reserve)`,
+      measured: amplification.toFixed(2),
+      met: Number.isFinite(amplification) ? amplification <= bound : null,
+    },
     {
       name: 'Load-correlated misroutes',
       bar: 'backstop: every request succeeds',

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Dispatcher } from 'undici';
 import { BackstopError, type ErrorCode, sendError } from './errors.ts';
 import type { RequestOutcome, RequestRecord } from './events.ts';
 import {
+  answerError,
   type ForwardDeps,
+  finish,
   forward,
   type RetryMode,
   readRequestBody,
@@ -33,7 +35,11 @@ export const MODEL_ROUTES: ReadonlySet<string> = new Set([
   '/v1/embeddings',
 ]);
 
-type Env = { Bindings: HttpBindings };
+type Env = {
+  Bindings: HttpBindings;
+  /** Set as soon as the request has its record, so that onError can name it. */
+  Variables: { requestId: string | undefined };
+};
 
 /** One request as the handler sees it before forwarding. */
 interface Incoming {
@@ -58,7 +64,9 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
   const allowedList = config.models === undefined ? '' : [...config.models].join(', ');
   const app = new Hono<Env>();
 
-  const begin = (req: IncomingMessage, res: ServerResponse): Incoming => {
+  const begin = (c: Context<Env>): Incoming => {
+    const req = c.env.incoming;
+    const res = c.env.outgoing;
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const record: RequestRecord = {
@@ -75,6 +83,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
       ttftMs: undefined,
       detail: undefined,
     };
+    c.set('requestId', record.id);
     const controller = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
@@ -90,15 +99,11 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     message: string,
     headers?: Record<string, string>,
   ) => {
-    const { res, record } = request;
+    const { record } = request;
     observer.requestStarted(record.model);
-    sendError(res, code, message, { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 });
-    record.outcome = outcome;
-    // Nothing was sent when the client had already gone: 499, as the attempt loop logs it.
-    record.status = res.headersSent ? res.statusCode : 499;
-    record.detail = code;
-    record.durationMs = deps.now() - request.startedAt;
-    observer.requestEnded(record);
+    const sent = { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 };
+    // As the attempt loop ends its requests: 499 client_closed if the client left before it.
+    answerError(request, deps, code, outcome, message, sent, code);
   };
 
   /** The request body, or `undefined` once the request has been answered (too large, client gone). */
@@ -111,20 +116,16 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
         refuse(request, 'bad_request', error.code, error.message, { connection: 'close' });
       } else {
         // The client left mid-body: nobody to answer, but the request is still counted and logged.
-        const { record } = request;
-        observer.requestStarted(record.model);
-        record.outcome = 'client_closed';
-        record.status = 499;
-        record.detail = 'client closed the connection while sending the body';
-        record.durationMs = deps.now() - request.startedAt;
-        observer.requestEnded(record);
+        observer.requestStarted(request.record.model);
+        const detail = 'client closed the connection while sending the body';
+        finish(request, deps, 499, 'client_closed', detail);
       }
       return undefined;
     }
   };
 
-  const handle = async (c: { env: HttpBindings }) => {
-    const request = begin(c.env.incoming, c.env.outgoing);
+  const handle = async (c: Context<Env>) => {
+    const request = begin(c);
     const { req, record } = request;
     const path = toUpstreamPath(req.url ?? '', basePath);
     if (path === undefined) {
@@ -196,7 +197,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
   app.all('/v1', handle);
   app.all('/v1/*', handle);
   app.notFound((c) => {
-    const request = begin(c.env.incoming, c.env.outgoing);
+    const request = begin(c);
     const { record } = request;
     refuse(
       request,
@@ -208,8 +209,11 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
   });
   app.onError((error, c) => {
     const res = c.env.outgoing;
-    deps.onUnexpectedError(error, '');
-    if (!res.headersSent) sendError(res, 'internal_error', 'backstop failed to handle the request.');
+    // The id the request was given (and logged, and sent upstream), so the error can be matched.
+    const id = c.get('requestId') ?? requestIdFrom(c.env.incoming.headers['x-request-id']);
+    deps.onUnexpectedError(error, id);
+    if (!res.headersSent)
+      sendError(res, 'internal_error', 'backstop failed to handle the request.', { 'x-request-id': id });
     else res.destroy();
     return RESPONSE_ALREADY_SENT;
   });

@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
-import { sendError } from '../errors.ts';
-import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts';
+import type { ProxyObserver, RequestRecord } from '../events.ts';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -18,6 +17,7 @@ import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
 import { BreakerTicket } from './breaker-ticket.ts';
 import { MisrouteWait } from './misroute-wait.ts';
+import { answerError, finish } from './request-end.ts';
 import { deliver } from './respond.ts';
 
 /** Which failed attempts a route may retry. */
@@ -78,13 +78,15 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
     deps.onUnexpectedError(error, job.record.id);
     ticket.settle('abandon');
     last?.rest?.destroy();
-    if (job.res.headersSent) job.res.destroy();
-    else
-      sendError(job.res, 'internal_error', 'backstop failed to handle the request.', {
-        'x-request-id': job.record.id,
-      });
-    // finish() sets the status; 0 means the request was not finished before the error.
-    if (job.record.status === 0) finish(job, deps, 500, 'internal_error', String(error));
+    // finish() ends a request once: one that ended before the error keeps its record.
+    if (job.res.headersSent) {
+      job.res.destroy();
+      finish(job, deps, job.res.statusCode, 'internal_error', String(error));
+    } else {
+      const message = 'backstop failed to handle the request.';
+      const headers = { 'x-request-id': job.record.id };
+      answerError(job, deps, 'internal_error', 'internal_error', message, headers, String(error));
+    }
   } finally {
     wait.leave();
   }
@@ -98,7 +100,7 @@ async function attemptLoop(
   track: (outcome: AttemptOutcome) => void,
 ): Promise<void> {
   const { config, observer } = deps;
-  const { record, spec, res } = job;
+  const { record, spec } = job;
   const model = spec.model;
   observer.requestStarted(record.model);
   let policy: ModelPolicy | undefined;
@@ -107,12 +109,14 @@ async function attemptLoop(
     const admission = policy.breaker.admit();
     if (!admission.allowed) {
       const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-      finish(job, deps, 503, 'circuit_open', `breaker open, retry after ${seconds}s`);
-      sendError(
-        res,
+      answerError(
+        job,
+        deps,
+        'circuit_open',
         'circuit_open',
         `Model \`${model}\` is failing upstream; backstop's circuit breaker is open. Retry after ${seconds} s.`,
         { 'retry-after': seconds, 'x-request-id': record.id, 'x-backstop-attempts': 0 },
+        `breaker open, retry after ${seconds}s`,
       );
       return;
     }
@@ -310,7 +314,7 @@ function failed(
   last: AttemptOutcome | undefined,
   stop: StopReason,
 ): void {
-  const { record, res } = job;
+  const { record } = job;
   const attempts = record.results.length;
   const lastResult: AttemptResult | 'none' = last?.result ?? 'none';
   const model = job.spec.model ?? job.record.path;
@@ -321,25 +325,9 @@ function failed(
   const message = `No valid answer for \`${model}\` after ${attempts} attempt${attempts === 1 ? '' : 's'} (last result: ${lastResult}); ${why}.`;
   const headers = { 'x-request-id': record.id, 'x-backstop-attempts': attempts };
   if (lastResult === 'timeout' && stop !== 'budget') {
-    finish(job, deps, 504, 'upstream_timeout', message);
-    sendError(res, 'upstream_timeout', message, headers);
+    answerError(job, deps, 'upstream_timeout', 'upstream_timeout', message, headers);
     return;
   }
-  finish(job, deps, 502, stop === 'budget' ? 'budget_exhausted' : 'retries_exhausted', message);
-  sendError(res, 'retries_exhausted', message, headers);
-}
-
-function finish(
-  job: ForwardJob,
-  deps: ForwardDeps,
-  status: number,
-  outcome: RequestOutcome,
-  detail: string | undefined,
-): void {
-  const { record } = job;
-  record.status = status;
-  record.outcome = outcome;
-  record.detail = detail;
-  record.durationMs = deps.now() - job.startedAt;
-  deps.observer.requestEnded(record);
+  const outcome = stop === 'budget' ? 'budget_exhausted' : 'retries_exhausted';
+  answerError(job, deps, 'retries_exhausted', outcome, message, headers);
 }

@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+import { type ErrorCode, sendError } from '../errors.ts';
+import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts';
+
+/** A request being ended: its response, its record and when it arrived. */
+export interface EndingRequest {
+  res: ServerResponse;
+  record: RequestRecord;
+  /** On the scale of `now()`. */
+  startedAt: number;
+}
+
+/** What ending a request reports to. */
+export interface EndingDeps {
+  observer: ProxyObserver;
+  now: () => number;
+}
+
+/**
+ * The one end of every request: sets its status, outcome and duration and emits the record
+ * (metrics, the log line), once, whichever path gets here first. A request whose client went away
+ * before any of its answer was written is 499 `client_closed`, whatever was meant for it.
+ */
+export function finish(
+  request: EndingRequest,
+  deps: EndingDeps,
+  status: number,
+  outcome: RequestOutcome,
+  detail: string | undefined,
+): void {
+  const { record, res } = request;
+  if (record.status !== 0) return;
+  record.status = outcome === 'client_closed' && !res.headersSent ? 499 : status;
+  record.outcome = outcome;
+  record.detail = detail;
+  record.durationMs = deps.now() - request.startedAt;
+  deps.observer.requestEnded(record);
+}
+
+/**
+ * Ends a request with backstop's own error answer (ERROR_TABLE), written if the client is still
+ * there. The record waits for the answer's fate: a client that left before it went out, or while
+ * it queued behind the answer to an earlier pipelined request, never got it, and is recorded 499
+ * `client_closed`, not as the status it never saw (issue 10).
+ */
+export function answerError(
+  request: EndingRequest,
+  deps: EndingDeps,
+  code: ErrorCode,
+  outcome: RequestOutcome,
+  message: string,
+  headers: Record<string, string | number>,
+  detail: string = message,
+): void {
+  const { res } = request;
+  sendError(res, code, message, headers);
+  whenSent(res).then((sent) => {
+    if (sent) finish(request, deps, res.statusCode, outcome, detail);
+    else finish(request, deps, 499, 'client_closed', `client closed before the answer (${outcome})`);
+  });
+}
+
+/** Resolves true once the whole response was handed to the socket, false if it closed first. */
+function whenSent(res: ServerResponse): Promise<boolean> {
+  if (res.writableFinished) return Promise.resolve(true);
+  if (res.destroyed || !res.headersSent) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onFinish = () => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      res.off('finish', onFinish);
+      resolve(res.writableFinished);
+    };
+    res.once('finish', onFinish);
+    res.once('close', onClose);
+  });
+}

@@ -26,7 +26,10 @@ test('defaults are the documented ones', () => {
     [c.breakerFailureThreshold, c.breakerCooldownMs, c.retryBudgetRatio, c.retryBudgetMinPerSec],
     [5, 10_000, 2, 10],
   );
-  assert.deepEqual([c.shutdownDelayMs, c.shutdownGraceMs, c.metricsMaxModels], [5000, 30_000, 50]);
+  assert.deepEqual(
+    [c.shutdownDelayMs, c.shutdownGraceMs, c.metricsMaxModels, c.misrouteWarnIntervalMs],
+    [5000, 30_000, 50, 60_000],
+  );
   assert.ok(Object.isFrozen(c));
 });
 
@@ -64,6 +67,10 @@ test('a bad value is one line naming the variable, the value and what is expecte
       /^RETRY_BUDGET_RATIO="-1" is invalid: expected a non-negative number$/,
     ],
     [{ ...base, ROUTING_HEADERS: 'yes' }, /^ROUTING_HEADERS="yes" is invalid: expected true or false$/],
+    [
+      { ...base, MISROUTE_WARN_INTERVAL_MS: '50' },
+      /^MISROUTE_WARN_INTERVAL_MS="50" is invalid: expected an integer between 100 and 86400000$/,
+    ],
     [
       { ...base, ROUTING_HEADER_NAME: 'X Model' },
       /^ROUTING_HEADER_NAME="X Model" is invalid: expected an HTTP header name/,

@@ -172,6 +172,7 @@ const schema = z.object({
   SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(5000),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(30_000),
   METRICS_MAX_MODELS: int(1, 10_000).default(50),
+  MISROUTE_WARN_INTERVAL_MS: int(100, 86_400_000).default(60_000),
 });
 
 type Env = z.infer<typeof schema>;
@@ -225,6 +226,8 @@ export type Config = Readonly<{
   shutdownDelayMs: number;
   shutdownGraceMs: number;
   metricsMaxModels: number;
+  /** The misroute warning's window: at most one line per model per this many ms. */
+  misrouteWarnIntervalMs: number;
 }>;
 
 /** Thrown by `loadConfig`; `message` is the one line printed before exiting with status 2. */
@@ -307,5 +310,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     metricsMaxModels: e.METRICS_MAX_MODELS,
+    misrouteWarnIntervalMs: e.MISROUTE_WARN_INTERVAL_MS,
   });
 }

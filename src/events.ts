@@ -48,7 +48,11 @@ export interface RequestRecord {
  */
 export interface ProxyObserver {
   requestStarted(model: string): void;
-  attemptEnded(model: string, result: AttemptResult): void;
+  /**
+   * One upstream attempt was judged. `servedModel` is the model a wrong-model answer named
+   * (`model_mismatch`); undefined otherwise, a vLLM 404 included (it names only the requested model).
+   */
+  attemptEnded(model: string, result: AttemptResult, servedModel?: string): void;
   requestEnded(record: RequestRecord): void;
   breakerChanged(model: string, state: BreakerState): void;
   budgetExhausted(model: string): void;
@@ -60,8 +64,8 @@ export function combineObservers(observers: readonly ProxyObserver[]): ProxyObse
     requestStarted: (model) => {
       for (const o of observers) o.requestStarted(model);
     },
-    attemptEnded: (model, result) => {
-      for (const o of observers) o.attemptEnded(model, result);
+    attemptEnded: (model, result, servedModel) => {
+      for (const o of observers) o.attemptEnded(model, result, servedModel);
     },
     requestEnded: (record) => {
       for (const o of observers) o.requestEnded(record);

@@ -6,7 +6,7 @@ import { createAdminApp } from './admin/index.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
-import { createLoggers, createLogObserver, Metrics } from './observe/index.ts';
+import { createLoggers, createLogObserver, Metrics, MisrouteWarning } from './observe/index.ts';
 import { createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
 import { createProxyApp } from './server.ts';
@@ -44,7 +44,15 @@ const loggers = createLoggers(config.logLevel);
 const logger = loggers.requests;
 const version = readVersion();
 const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
-const observer = combineObservers([metrics, createLogObserver(logger)]);
+const misrouteWarning = new MisrouteWarning({
+  intervalMs: config.misrouteWarnIntervalMs,
+  now: () => performance.now(),
+  logger,
+  models: config.models,
+  maxModels: config.metricsMaxModels,
+  routingHeader: config.routingHeaders ? config.routingHeaderName : undefined,
+});
+const observer = combineObservers([metrics, createLogObserver(logger), misrouteWarning]);
 const policies = new ModelPolicies({
   breaker: {
     failureThreshold: config.breakerFailureThreshold,

@@ -45,6 +45,7 @@ interface Summary {
 const DOCUMENTED: Record<string, [string, string[]]> = {
   backstop_requests_total: ['counter', ['model', 'outcome']],
   backstop_attempts_total: ['counter', ['model', 'result']],
+  backstop_misroutes_total: ['counter', ['model', 'served_model']],
   backstop_request_attempts: ['histogram', ['model']],
   backstop_request_duration_seconds: ['histogram', ['model', 'outcome']],
   backstop_time_to_first_token_seconds: ['histogram', ['model']],
@@ -192,6 +193,21 @@ describe('npm run demo', () => {
         assert.equal(sumOf(metrics, 'backstop_attempts_total', { ...model, result: 'ok' }), 25);
         assert.equal(sumOf(metrics, 'backstop_inflight_requests', model), 0);
         assert.equal(sumOf(metrics, 'backstop_time_to_first_token_seconds_count', model), 25);
+      }
+      // Who answered the misroutes (issue 11): the other model's pod, since the one pool mixes
+      // both. vLLM's 404 names only the requested model; backstop names the only other model
+      // that answered (unknown before it has).
+      for (const [model, other] of [MODELS, [...MODELS].reverse()] as [string, string][]) {
+        const misses =
+          sumOf(metrics, 'backstop_attempts_total', { model, result: 'model_not_found' }) +
+          sumOf(metrics, 'backstop_attempts_total', { model, result: 'model_mismatch' });
+        assert.equal(sumOf(metrics, 'backstop_misroutes_total', { model }), misses, model);
+        const answered = sumOf(metrics, 'backstop_misroutes_total', { model, served_model: other });
+        const unknown = sumOf(metrics, 'backstop_misroutes_total', { model, served_model: 'unknown' });
+        assert.ok(
+          answered > 0 && answered + unknown === misses,
+          `${model}: ${answered} by ${other} of ${misses}`,
+        );
       }
       const histogramMean =
         sumOf(metrics, 'backstop_request_attempts_sum') / sumOf(metrics, 'backstop_request_attempts_count');

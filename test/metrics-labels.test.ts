@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { type AnyModelUpstream, startAnyModelUpstream } from './support/any-model-upstream.ts';
@@ -143,6 +146,49 @@ describe('model label values are bounded', () => {
       for (const model of allowed) assert.equal(sumOf(metrics, 'backstop_requests_total', { model }), 100);
     } finally {
       await backstop.stop();
+    }
+  });
+
+  test('served_model is bounded the same way: 2,000 wrong-model answers naming 2,000 models make 51 values', {
+    timeout: 60_000,
+  }, async () => {
+    // A gateway that answers every request as a model of its own (a misbehaving one: the
+    // served names come from the upstream, not from the client).
+    let answered = 0;
+    const server = createServer((req, res) => {
+      req.resume().on('end', () => {
+        const model = `served/model-${answered++}`;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'x', object: 'text_completion', created: 1, model, choices: [] }));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // One attempt per request: each routing miss ends its request (502); the breaker, which
+    // counts such requests, is kept out of it.
+    const backstop = await startBackstop({
+      UPSTREAM_URL: url,
+      RETRY_MAX_MISROUTES: '1',
+      BREAKER_FAILURE_THRESHOLD: '1000000',
+    });
+    try {
+      const statuses = await sendAll(dispatcher, backstop.url, Array(2_000).fill('asked/model'));
+      assert.deepEqual([...new Set(statuses)], [502]);
+      const metrics = await scrapeMetrics(backstop.adminUrl);
+      const served = labelValues(metrics, 'served_model').get('backstop_misroutes_total') ?? new Set();
+      assert.equal(served.size, 51, `${served.size} served_model values`);
+      assert.ok(served.has('other'));
+      assert.equal(sumOf(metrics, 'backstop_misroutes_total', { model: 'asked/model' }), 2_000);
+      assert.equal(sumOf(metrics, 'backstop_misroutes_total', { served_model: 'other' }), 1_950);
+      // Its own bound: the upstream's names did not take the requested model's label.
+      assert.deepEqual(
+        [...(labelValues(metrics, 'model').get('backstop_requests_total') ?? [])],
+        ['asked/model'],
+      );
+    } finally {
+      await backstop.stop();
+      server.close();
     }
   });
 });

@@ -267,6 +267,11 @@ describe('deploy/grafana/backstop.json', () => {
     assert.match(exprs(panel(/^Circuit breaker state/)), /backstop_circuit_state/);
     assert.match(exprs(panel(/^Retry budget exhaustion/)), /backstop_retry_budget_exhausted_total/);
     assert.match(exprs(panel(/^In-flight/)), /backstop_inflight_requests/);
+    // Issue 11: who answered the misrouted attempts, by requested and serving model.
+    assert.match(
+      exprs(panel(/^Who answered/)),
+      /sum by \(model, served_model\) \(rate\(backstop_misroutes_total/,
+    );
   });
 
   test('average attempts shows the 3.0 alert line', () => {

@@ -3,6 +3,7 @@ import type { ProxyObserver, RequestRecord } from '../events.ts';
 import { BreakerState } from '../resilience/index.ts';
 import type { AttemptResult } from '../verify/index.ts';
 import { ModelLabels } from './model-label.ts';
+import { ServedModels } from './served-model.ts';
 
 /** Seconds; LLM answers take from tens of milliseconds (errors, embeddings) to minutes (long generations). */
 const LATENCY_BUCKETS = [
@@ -27,6 +28,8 @@ export class Metrics implements ProxyObserver {
   readonly #labels: ModelLabels;
   readonly #requests: Counter<'model' | 'outcome'>;
   readonly #attempts: Counter<'model' | 'result'>;
+  readonly #misroutes: Counter<'model' | 'served_model'>;
+  readonly #served: ServedModels;
   readonly #attemptsPerRequest: Histogram<'model'>;
   readonly #duration: Histogram<'model' | 'outcome'>;
   readonly #ttft: Histogram<'model'>;
@@ -41,6 +44,7 @@ export class Metrics implements ProxyObserver {
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
     this.#labels = new ModelLabels(options.models, options.maxModels);
+    this.#served = new ServedModels(options.models, options.maxModels);
     collectDefaultMetrics({ register: this.registry, prefix: 'backstop_' });
     new Gauge({
       name: 'backstop_build_info',
@@ -58,6 +62,12 @@ export class Metrics implements ProxyObserver {
       name: 'backstop_attempts_total',
       help: 'Upstream attempts by requested model and result.',
       labelNames: ['model', 'result'],
+      registers,
+    });
+    this.#misroutes = new Counter({
+      name: 'backstop_misroutes_total',
+      help: 'Routing misses (model_not_found, model_mismatch) by requested model and the model that answered (unknown when none can be told).',
+      labelNames: ['model', 'served_model'],
       registers,
     });
     this.#attemptsPerRequest = new Histogram({
@@ -117,8 +127,11 @@ export class Metrics implements ProxyObserver {
     this.#inflight.inc({ model: label });
   }
 
-  attemptEnded(model: string, result: AttemptResult): void {
-    this.#attempts.inc({ model: this.#labels.label(model), result });
+  attemptEnded(model: string, result: AttemptResult, servedModel?: string): void {
+    const label = this.#labels.label(model);
+    this.#attempts.inc({ model: label, result });
+    const served = this.#served.observe(model, result, servedModel);
+    if (served !== undefined) this.#misroutes.inc({ model: label, served_model: served });
   }
 
   requestEnded(record: RequestRecord): void {

@@ -45,6 +45,8 @@ export interface AttemptOutcome {
   sse: boolean;
   retryAfterMs: number | undefined;
   detail: string | undefined;
+  /** The model a wrong-model answer named (`model_mismatch`), for the misroute diagnosis. */
+  servedModel: string | undefined;
   /** The client went away during the attempt. */
   clientGone: boolean;
 }
@@ -72,6 +74,7 @@ export async function runAttempt(
     sse: false,
     retryAfterMs: undefined,
     detail: undefined,
+    servedModel: undefined,
     clientGone: false,
   };
   // An abort listener added to an already aborted signal never fires.
@@ -102,6 +105,7 @@ export async function runAttempt(
     outcome.held = undefined;
     outcome.rest = undefined;
     outcome.sse = false;
+    outcome.servedModel = undefined;
     if (spec.clientSignal.aborted) {
       outcome.clientGone = true;
     } else if (timedOut) {
@@ -150,6 +154,7 @@ async function judge(
       );
       outcome.result = peeked.verdict.result;
       outcome.detail = detailOf(peeked.verdict);
+      outcome.servedModel = peeked.verdict.servedModel;
       if (outcome.result === 'ok' || outcome.result === 'client_error') {
         outcome.held = peeked.held;
         outcome.rest = body;
@@ -174,6 +179,7 @@ async function judge(
     const verdict = verifyJsonBody(bytes, model, spec.matches);
     outcome.result = verdict.result;
     outcome.detail = detailOf(verdict);
+    outcome.servedModel = verdict.servedModel;
     if (verdict.result === 'ok') outcome.held = [bytes];
     return;
   }

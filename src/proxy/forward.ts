@@ -149,7 +149,7 @@ async function attemptLoop(
       return;
     }
     record.results.push(last.result);
-    observer.attemptEnded(record.model, last.result);
+    observer.attemptEnded(record.model, last.result, last.servedModel);
     let step = nextStep(last, job.retry, lastTry, deadline - deps.now());
     if (step === 'retry' && routeBudget !== undefined && !routeBudget.tryWithdraw()) {
       // Spent: the upstream's answer goes to the client as it came, as after the last try.

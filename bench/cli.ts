@@ -17,6 +17,7 @@ import { misroutes } from './scenarios/misroutes.ts';
 import { outage } from './scenarios/outage.ts';
 import { overhead } from './scenarios/overhead.ts';
 import { quickValidation } from './scenarios/quick-validation.ts';
+import { soak } from './scenarios/soak.ts';
 import { streaming } from './scenarios/streaming.ts';
 import { sustained } from './scenarios/sustained.ts';
 import type { Scenario, ScenarioName, ScenarioResult } from './scenarios/types.ts';
@@ -24,6 +25,7 @@ import type { Scenario, ScenarioName, ScenarioResult } from './scenarios/types.t
 const RUNNERS: Record<ScenarioName, Scenario> = {
   quick_validation: quickValidation,
   misroutes,
+  soak,
   streaming,
   sustained,
   overhead,
@@ -86,4 +88,5 @@ writeFileSync(join(outDir, 'report.md'), renderMarkdown(report));
 writeFileSync(join(outDir, 'report.json'), renderJson(report));
 writeFileSync(join(outDir, 'report.html'), renderHtml(report));
 process.stdout.write(`\nbench: wrote ${join(outDir, 'report.md')}, report.json, report.html\n`);
-process.exit(failed ? 1 : 0);
+// A scenario that checks bounds (the soak) sets process.exitCode when one is missed.
+process.exit(failed ? 1 : (process.exitCode ?? 0));

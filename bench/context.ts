@@ -27,7 +27,7 @@ export function createContext(opts: BenchOptions, outDir: string): RunContext {
       if (opts.backstop) return { url: opts.backstop, pid: undefined };
       const bs = await startBackstop(upstreamUrl, { ...opts.backstopEnv, ...env });
       stops.push(() => bs.stop());
-      return { url: bs.url, pid: bs.pid };
+      return { url: bs.url, pid: bs.pid, adminUrl: bs.adminUrl };
     },
     async cleanup() {
       // Close client sockets first so the servers' shutdown does not wait on them.

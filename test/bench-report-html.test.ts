@@ -55,6 +55,7 @@ function fixture(): RunReport {
       requests: 40,
       rate: undefined,
       durationS: undefined,
+      minutes: undefined,
       concurrency: undefined,
       seed: 42,
       out: undefined,

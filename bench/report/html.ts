@@ -111,7 +111,10 @@ export function scenarioCharts(s: ScenarioResult): string[] {
 
 function scenarioHtml(s: ScenarioResult): string {
   const parts = [`<section id="scenario-${slug(s.name)}"><h2>${esc(s.title)}</h2><p>${esc(s.summary)}</p>`];
-  const charts = scenarioCharts(s);
+  const charts = [
+    ...scenarioCharts(s),
+    ...(s.series ?? []).map((c) => scatterChart(c.id, c.title, c.xLabel, c.yLabel, c.lines)),
+  ];
   if (charts.length) parts.push(`<div class="charts">${charts.join('')}</div>`);
   for (const model of modelsOf(s.stats)) {
     parts.push(

@@ -4,6 +4,7 @@ import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
 import type { Usage } from '../proc-meter.ts';
 import type { SimHandle, SimOptions } from '../processes.ts';
 import type { ProfileSummary } from '../profile.ts';
+import type { Series } from '../report/svg-charts.ts';
 
 export const SCENARIOS = [
   'quick_validation',
@@ -12,6 +13,7 @@ export const SCENARIOS = [
   'sustained',
   'overhead',
   'outage',
+  'soak',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -24,6 +26,8 @@ export interface BenchOptions {
   requests: number | undefined;
   rate: number | undefined;
   durationS: number | undefined;
+  /** soak: minutes of steady traffic (default 10). */
+  minutes: number | undefined;
   concurrency: number | undefined;
   seed: number;
   out: string | undefined;
@@ -49,6 +53,8 @@ export interface BackstopTarget {
   url: string;
   /** Absent for an external backstop: its CPU and RSS are then not measured. */
   pid: number | undefined;
+  /** The admin listener (/metrics); absent for an external backstop. */
+  adminUrl?: string;
 }
 
 /** What every scenario gets: options, the shared HTTP client, process starters, progress output. */
@@ -110,6 +116,8 @@ export interface ScenarioResult {
   ratios: Ratio[];
   targets: Target[];
   tables: Table[];
+  /** Time series for report.html (the soak's samples). */
+  series?: Array<{ id: string; title: string; xLabel: string; yLabel: string; lines: Series[] }>;
   findings: string[];
   backstopUsage?: Usage & { requests: number; cpuUsPerRequest: number };
   profile?: ProfileSummary;

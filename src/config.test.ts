@@ -89,6 +89,15 @@ test('a bad value is one line naming the variable, the value and what is expecte
       { ...base, BASE_MODELS: 'my-lora=llama,my-lora=phi' },
       /^BASE_MODELS=.* is invalid: expected one base model per name \(my-lora has two\)$/,
     ],
+    // Each MODEL_ENDPOINTS URL is checked as UPSTREAM_URL is (issue 11).
+    [
+      { ...base, MODEL_ENDPOINTS: 'phi=ftp://vllm' },
+      /^MODEL_ENDPOINTS=.* is invalid: expected a comma-separated list of model=url pairs, each url an absolute http/,
+    ],
+    [{ ...base, MODEL_ENDPOINTS: 'phi=http://u:p@vllm' }, /^MODEL_ENDPOINTS=.* is invalid/],
+    [{ ...base, MODEL_ENDPOINTS: 'http://vllm' }, /^MODEL_ENDPOINTS=.* is invalid/],
+    [{ ...base, MODEL_ENDPOINTS: 'phi=http://a,phi=http://b' }, /one endpoint per model \(phi has two\)/],
+    [{ ...base, FALLBACK_AFTER_MISROUTES: '0' }, /^FALLBACK_AFTER_MISROUTES="0" is invalid/],
     [
       { ...base, RETRY_BASE_DELAY_MS: '500', RETRY_MAX_DELAY_MS: '100' },
       /^RETRY_MAX_DELAY_MS="100" is invalid: expected at least/,
@@ -124,6 +133,26 @@ test('routing headers: on by default as X-Gateway-Model-Name; BASE_MODELS parse;
     [set.routingHeaders, set.routingHeaderName, [...set.baseModels]],
     [false, 'x-model', [['support-lora', 'meta-llama/Llama-3.1-8B-Instruct']]],
   );
+});
+
+test('MODEL_ENDPOINTS: model=url pairs, a path kept; FALLBACK_AFTER_MISROUTES defaults to 3', () => {
+  const base = { UPSTREAM_URL: 'http://gw' };
+  const none = loadConfig(base);
+  assert.equal(none.modelEndpoints.size, 0);
+  assert.equal(none.fallbackAfterMisroutes, 3);
+  const c = loadConfig({
+    ...base,
+    MODEL_ENDPOINTS: ' org/phi = http://vllm-phi:8000 , gemma=https://vllm-gemma/base/,',
+    FALLBACK_AFTER_MISROUTES: '5',
+  });
+  assert.deepEqual(
+    [...c.modelEndpoints].map(([m, u]) => [m, u.href]),
+    [
+      ['org/phi', 'http://vllm-phi:8000/'],
+      ['gemma', 'https://vllm-gemma/base/'],
+    ],
+  );
+  assert.equal(c.fallbackAfterMisroutes, 5);
 });
 
 test('CONFIG_VARIABLES lists every variable read', () => {

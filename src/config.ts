@@ -45,6 +45,29 @@ const upstreamUrl = z
     return url;
   });
 
+const ENDPOINTS_EXPECTED = `a comma-separated list of model=url pairs, each url ${URL_EXPECTED}`;
+
+/** MODEL_ENDPOINTS: each model's own vLLM Service, each URL checked as UPSTREAM_URL is. */
+const endpointList = z.string().transform((value, ctx) => {
+  const endpoints = new Map<string, URL>();
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const model = pair.slice(0, eq).trim();
+    const parsed = upstreamUrl.safeParse(pair.slice(eq + 1));
+    if (eq < 0 || model === '' || !parsed.success) {
+      ctx.addIssue({ code: 'custom', message: ENDPOINTS_EXPECTED });
+      return z.NEVER;
+    }
+    if (endpoints.has(model)) {
+      ctx.addIssue({ code: 'custom', message: `one endpoint per model (${model} has two)` });
+      return z.NEVER;
+    }
+    endpoints.set(model, parsed.data);
+  }
+  return endpoints;
+});
+
 const modelList = z
   .string()
   .transform((value) =>
@@ -145,6 +168,8 @@ const schema = z.object({
   BASE_MODELS: baseModelList.optional(),
   ROUTING_HEADERS: boolean.default(true),
   ROUTING_HEADER_NAME: headerName.default('X-Gateway-Model-Name'),
+  MODEL_ENDPOINTS: endpointList.optional(),
+  FALLBACK_AFTER_MISROUTES: int(1, 1000).default(3),
   RETRY_MAX_ATTEMPTS: int(1, 100).default(10),
   RETRY_MAX_MISROUTES: int(1, 1000).default(200),
   RETRY_FAST_MISROUTES: int(0, 1000).default(5),
@@ -195,6 +220,10 @@ export type Config = Readonly<{
   routingHeaders: boolean;
   /** The header carrying the requested model (X-Gateway-Model-Name, the one BBR sets). */
   routingHeaderName: string;
+  /** Model -> the base URL of its own vLLM Service: the direct fallback (issue 11). */
+  modelEndpoints: ReadonlyMap<string, URL>;
+  /** Routing misses in one request after which it goes to its model's endpoint. */
+  fallbackAfterMisroutes: number;
   /** Attempts a request may make that fail for a reason other than a routing miss. */
   retryMaxAttempts: number;
   /** Routing misses (model_not_found, model_mismatch) a request may take. */
@@ -284,6 +313,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     baseModels: e.BASE_MODELS ?? new Map(),
     routingHeaders: e.ROUTING_HEADERS,
     routingHeaderName: e.ROUTING_HEADER_NAME,
+    modelEndpoints: e.MODEL_ENDPOINTS ?? new Map(),
+    fallbackAfterMisroutes: e.FALLBACK_AFTER_MISROUTES,
     retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
     retryMaxMisroutes: e.RETRY_MAX_MISROUTES,
     retryFastMisroutes: e.RETRY_FAST_MISROUTES,

@@ -22,6 +22,12 @@ export const REQUEST_OUTCOMES = [
 
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
+/**
+ * Where an attempt went: the gateway (UPSTREAM_URL) or its model's own endpoint (MODEL_ENDPOINTS).
+ * The `upstream` label of `backstop_attempts_total` and the request log line's `upstreams`.
+ */
+export type Upstream = 'gateway' | 'direct';
+
 /** What is known about one client request when it ends: the log line and the metrics read it. */
 export interface RequestRecord {
   id: string;
@@ -32,6 +38,8 @@ export interface RequestRecord {
   stream: boolean;
   /** Each attempt's result, in order. */
   results: AttemptResult[];
+  /** Where each attempt went, in the order of `results`. */
+  upstreams: Upstream[];
   status: number;
   outcome: RequestOutcome;
   /** Milliseconds since the request arrived. */
@@ -52,9 +60,10 @@ export interface ProxyObserver {
    * One upstream attempt was judged. `servedModel` is the model a wrong-model answer named
    * (`model_mismatch`); undefined otherwise, a vLLM 404 included (it names only the requested model).
    */
-  attemptEnded(model: string, result: AttemptResult, servedModel?: string): void;
+  attemptEnded(model: string, result: AttemptResult, servedModel?: string, upstream?: Upstream): void;
   requestEnded(record: RequestRecord): void;
-  breakerChanged(model: string, state: BreakerState): void;
+  /** A breaker changed state: the gateway's for `model` unless `upstream` says `direct`. */
+  breakerChanged(model: string, state: BreakerState, upstream?: Upstream): void;
   budgetExhausted(model: string): void;
 }
 
@@ -64,14 +73,14 @@ export function combineObservers(observers: readonly ProxyObserver[]): ProxyObse
     requestStarted: (model) => {
       for (const o of observers) o.requestStarted(model);
     },
-    attemptEnded: (model, result, servedModel) => {
-      for (const o of observers) o.attemptEnded(model, result, servedModel);
+    attemptEnded: (model, result, servedModel, upstream) => {
+      for (const o of observers) o.attemptEnded(model, result, servedModel, upstream);
     },
     requestEnded: (record) => {
       for (const o of observers) o.requestEnded(record);
     },
-    breakerChanged: (model, state) => {
-      for (const o of observers) o.breakerChanged(model, state);
+    breakerChanged: (model, state, upstream) => {
+      for (const o of observers) o.breakerChanged(model, state, upstream);
     },
     budgetExhausted: (model) => {
       for (const o of observers) o.budgetExhausted(model);

@@ -7,7 +7,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
 import { createLoggers, createLogObserver, Metrics, MisrouteWarning } from './observe/index.ts';
-import { createUpstreamPool } from './proxy/index.ts';
+import { createDirectEndpoints, createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
 import { createProxyApp } from './server.ts';
 import { installShutdown } from './shutdown.ts';
@@ -53,7 +53,7 @@ const misrouteWarning = new MisrouteWarning({
   routingHeader: config.routingHeaders ? config.routingHeaderName : undefined,
 });
 const observer = combineObservers([metrics, createLogObserver(logger), misrouteWarning]);
-const policies = new ModelPolicies({
+const policyOptions = {
   breaker: {
     failureThreshold: config.breakerFailureThreshold,
     cooldownMs: config.breakerCooldownMs,
@@ -64,13 +64,24 @@ const policies = new ModelPolicies({
   maxModels: config.breakerMaxModels,
   clock: systemClock,
   random: Math.random,
+};
+const policies = new ModelPolicies({
+  ...policyOptions,
   onBreakerState: (model, state) => observer.breakerChanged(model, state),
 });
+// Breakers and budgets per (model, upstream): a model's own endpoint has its own (issue 11).
+const directPolicies = new ModelPolicies({
+  ...policyOptions,
+  onBreakerState: (model, state) => observer.breakerChanged(model, state, 'direct'),
+});
 const pool = createUpstreamPool(config);
+const endpoints = createDirectEndpoints(config);
 const app = createProxyApp({
   config,
   dispatcher: pool,
+  endpoints,
   policies,
+  directPolicies,
   routeBudgets: new RouteBudgets({
     budget: { ratio: config.retryBudgetRatio, minPerSec: config.retryBudgetMinPerSec },
     clock: systemClock,
@@ -129,7 +140,7 @@ installShutdown({
     ready = false;
   },
   release: async () => {
-    await pool.close();
+    await Promise.all([pool.close(), ...[...endpoints.values()].map((e) => e.pool.close())]);
     loggers.flush();
   },
   log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),

@@ -7,6 +7,7 @@ import { BackstopError, type ErrorCode, sendError } from './errors.ts';
 import type { RequestOutcome, RequestRecord } from './events.ts';
 import {
   answerError,
+  type DirectEndpoint,
   type ForwardDeps,
   finish,
   forward,
@@ -26,6 +27,8 @@ import { createModelMatcher } from './verify/index.ts';
 /** Everything the proxy routes need, wired by serve.ts. */
 export interface ProxyAppDeps extends ForwardDeps {
   dispatcher: Dispatcher;
+  /** Each model's own endpoint (MODEL_ENDPOINTS), for the direct fallback. */
+  endpoints?: ReadonlyMap<string, DirectEndpoint>;
 }
 
 /** Routes whose JSON body names a model: verified and retried. */
@@ -77,6 +80,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
       model: '',
       stream: false,
       results: [],
+      upstreams: [],
       status: 0,
       outcome: 'ok',
       durationMs: 0,
@@ -164,31 +168,28 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
       return RESPONSE_ALREADY_SENT;
     }
     const retry: RetryMode = modelRoute ? 'model' : bodiless ? 'idempotent' : 'none';
+    const spec = {
+      dispatcher: deps.dispatcher,
+      method,
+      path,
+      // Set from the body's model wherever backstop read one, as BBR does (issue 11).
+      headers: setRoutingHeaders(upstreamRequestHeaders(req.headers, record.id, modelRoute), routing, model),
+      body,
+      model: modelRoute ? model : undefined,
+      matches,
+      attemptTimeoutMs: config.attemptTimeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
+      clientSignal: request.signal,
+    };
+    // The same request for the model's own vLLM Service: only its origin and base path differ,
+    // so headers, body, verification and timeouts are the gateway's (issue 11).
+    const endpoint = modelRoute && model !== undefined ? deps.endpoints?.get(model) : undefined;
+    const direct =
+      endpoint === undefined
+        ? undefined
+        : { ...spec, dispatcher: endpoint.pool, path: endpoint.basePath + path.slice(basePath.length) };
     await forward(
-      {
-        res: request.res,
-        record,
-        startedAt: request.startedAt,
-        retry,
-        route,
-        spec: {
-          dispatcher: deps.dispatcher,
-          method,
-          path,
-          // Set from the body's model wherever backstop read one, as BBR does (issue 11).
-          headers: setRoutingHeaders(
-            upstreamRequestHeaders(req.headers, record.id, modelRoute),
-            routing,
-            model,
-          ),
-          body,
-          model: modelRoute ? model : undefined,
-          matches,
-          attemptTimeoutMs: config.attemptTimeoutMs,
-          maxResponseBytes: config.maxResponseBytes,
-          clientSignal: request.signal,
-        },
-      },
+      { res: request.res, record, startedAt: request.startedAt, retry, route, spec, direct },
       deps,
     );
     return RESPONSE_ALREADY_SENT;

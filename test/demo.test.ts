@@ -44,7 +44,7 @@ interface Summary {
 /** The metrics table of docs/observability.md: family -> [type, label names]. */
 const DOCUMENTED: Record<string, [string, string[]]> = {
   backstop_requests_total: ['counter', ['model', 'outcome']],
-  backstop_attempts_total: ['counter', ['model', 'result']],
+  backstop_attempts_total: ['counter', ['model', 'result', 'upstream']],
   backstop_misroutes_total: ['counter', ['model', 'served_model']],
   backstop_request_attempts: ['histogram', ['model']],
   backstop_request_duration_seconds: ['histogram', ['model', 'outcome']],

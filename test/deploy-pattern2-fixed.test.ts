@@ -24,14 +24,14 @@ import {
 // valid against its schema (the CRDs against the pinned GAIE and Gateway API fixtures), and the
 // routing sound: each pool selects one model's pods and no other pool's, each route rule sends the
 // header's model to the pool whose pods serve it, and backstop runs as the app's sidecar with the
-// routing settings it reads (ROUTING_HEADERS) or will read (MODEL_ENDPOINTS). Then each point is broken in a copy, and the checks must say so.
+// routing settings it reads (ROUTING_HEADERS, MODEL_ENDPOINTS). Then each point is broken in a copy, and the checks must say so.
 
 const DIR = join(DEPLOY_DIR, 'examples/pattern2-fixed');
 /** The header BBR sets and backstop sets (ROUTING_HEADERS); HTTP header names ignore case. */
 const ROUTING_HEADER = 'X-Gateway-Model-Name';
 /**
  * The settings the example needs (issue 11): each is set once src/config.ts reads it, and
- * documented, commented out, in kustomization.yaml until then. ROUTING_HEADERS is read now.
+ * documented, commented out, in kustomization.yaml until then. Both are read now.
  */
 const ROUTING_SETTINGS = ['ROUTING_HEADERS', 'MODEL_ENDPOINTS'] as const;
 
@@ -387,34 +387,40 @@ describe('the checks catch a broken example', () => {
     });
   }
 
-  const settingsCases: [string, (text: string) => string, RegExp][] = [
+  /** The ConfigMap backstop's sidecar reads its settings from, in `objects`. */
+  const sidecarMap = (objects: K8sObject[]) => {
+    const map = of<K8sObject & { data: Labels }>(objects, 'ConfigMap').find((m) => 'MODELS' in m.data);
+    assert.ok(map, 'no ConfigMap with the sidecar settings');
+    return map;
+  };
+
+  // backstop reads MODEL_ENDPOINTS now (src/config.ts): the rendered ConfigMap is what is checked.
+  const settingsCases: [string, (value: string) => string, RegExp][] = [
     [
       'MODEL_ENDPOINTS with the Services swapped',
-      (t) => t.replace('=http://vllm-phi-3-mini.', '=http://vllm-gemma-2b-it.'),
+      (v) => v.replace('=http://vllm-phi-3-mini.', '=http://vllm-gemma-2b-it.'),
       /Phi-3-mini-4k-instruct leads to pods serving google/,
     ],
     [
       'MODEL_ENDPOINTS to a Service that is not there',
-      (t) => t.replace('vllm-gemma-2b-it.llm-d', 'vllm-gemma.llm-d'),
+      (v) => v.replace('vllm-gemma-2b-it.llm-d', 'vllm-gemma.llm-d'),
       /is no Service of the example/,
     ],
     [
       'MODEL_ENDPOINTS on the wrong port',
-      (t) => t.replace('.local:8000,', '.local:8080,'),
+      (v) => v.replace('.local:8000,', '.local:8080,'),
       /has no port 8080/,
-    ],
-    [
-      'the documented lines gone',
-      (t) => t.replace(/^\s*# MODEL_ENDPOINTS: .*$/m, ''),
-      /documents no MODEL_ENDPOINTS line/,
     ],
   ];
   for (const [what, edit, expected] of settingsCases) {
     test(what, () => {
-      const edited = edit(kustomization);
-      assert.notEqual(edited, kustomization, 'the edit must apply');
-      assert.deepEqual(settingsProblems(rendered, kustomization), [], 'the unmodified text is clean');
-      assert.match(settingsProblems(rendered, edited).join('\n'), expected);
+      assert.deepEqual(settingsProblems(rendered, kustomization), [], 'the unmodified copy is clean');
+      const objects = copy();
+      const data = sidecarMap(objects).data;
+      const edited = edit(data.MODEL_ENDPOINTS ?? '');
+      assert.notEqual(edited, data.MODEL_ENDPOINTS, 'the edit must apply');
+      data.MODEL_ENDPOINTS = edited;
+      assert.match(settingsProblems(objects, kustomization).join('\n'), expected);
     });
   }
 
@@ -427,13 +433,6 @@ describe('the checks catch a broken example', () => {
       /targets metrics, which its pods do not open/,
     );
   });
-
-  /** The ConfigMap backstop's sidecar reads its settings from, in `objects`. */
-  const sidecarMap = (objects: K8sObject[]) => {
-    const map = of<K8sObject & { data: Labels }>(objects, 'ConfigMap').find((m) => 'MODELS' in m.data);
-    assert.ok(map, 'no ConfigMap with the sidecar settings');
-    return map;
-  };
 
   test('ROUTING_HEADERS off, or commented out again', () => {
     assert.deepEqual(settingsProblems(rendered, kustomization), [], 'the unmodified copy is clean');
@@ -448,15 +447,22 @@ describe('the checks catch a broken example', () => {
     );
   });
 
-  test('once backstop reads MODEL_ENDPOINTS, its commented-out line fails, and a set one passes', () => {
-    // What src/config.ts gaining the setting looks like to the check.
-    const reading = [...CONFIG_VARIABLES, ...ROUTING_SETTINGS];
-    const problems = settingsProblems(rendered, kustomization, reading).join('\n');
-    assert.match(problems, /backstop reads MODEL_ENDPOINTS now: uncomment it/);
-    assert.doesNotMatch(problems, /ROUTING_HEADERS/, 'ROUTING_HEADERS is set already');
-    const objects = copy();
-    Object.assign(sidecarMap(objects).data, commentedSettings(kustomization));
-    assert.deepEqual(settingsProblems(objects, kustomization, reading), []);
+  test('MODEL_ENDPOINTS commented out again, or unset', () => {
+    const unset = copy();
+    delete sidecarMap(unset).data.MODEL_ENDPOINTS;
+    assert.match(
+      settingsProblems(unset, kustomization).join('\n'),
+      /backstop reads MODEL_ENDPOINTS now: uncomment it in kustomization.yaml/,
+    );
+    // Before src/config.ts read it, the commented-out line was the documented one.
+    const before = CONFIG_VARIABLES.filter((v) => v !== 'MODEL_ENDPOINTS');
+    const text = kustomization.replace(/^(\s*)MODEL_ENDPOINTS: /m, '$1# MODEL_ENDPOINTS: ');
+    assert.notEqual(text, kustomization, 'the edit must apply');
+    assert.deepEqual(settingsProblems(unset, text, before), []);
+    assert.match(
+      settingsProblems(unset, kustomization, before).join('\n'),
+      /documents no MODEL_ENDPOINTS line/,
+    );
   });
 });
 

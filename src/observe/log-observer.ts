@@ -30,6 +30,8 @@ export function createLogObserver(logger: Logger): ProxyObserver {
           stream: r.stream,
           attempts: r.results.length,
           results: r.results,
+          // Where each attempt went; `direct` is a model's MODEL_ENDPOINTS URL (issue 11).
+          upstreams: r.upstreams,
           status: r.status,
           outcome: r.outcome,
           durationMs: Math.round(r.durationMs * 10) / 10,
@@ -39,8 +41,8 @@ export function createLogObserver(logger: Logger): ProxyObserver {
         'request',
       );
     },
-    breakerChanged(model, state) {
-      logger.warn({ model, state: STATE_NAMES[state] }, 'circuit breaker state changed');
+    breakerChanged(model, state, upstream = 'gateway') {
+      logger.warn({ model, upstream, state: STATE_NAMES[state] }, 'circuit breaker state changed');
     },
     // The request's own warn line (outcome `budget_exhausted`) already says it, with its id.
     budgetExhausted() {},

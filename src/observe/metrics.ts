@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ProxyObserver, RequestRecord } from '../events.ts';
+import type { ProxyObserver, RequestRecord, Upstream } from '../events.ts';
 import { BreakerState } from '../resilience/index.ts';
 import type { AttemptResult } from '../verify/index.ts';
 import { ModelLabels } from './model-label.ts';
@@ -27,7 +27,7 @@ export class Metrics implements ProxyObserver {
   readonly registry = new Registry();
   readonly #labels: ModelLabels;
   readonly #requests: Counter<'model' | 'outcome'>;
-  readonly #attempts: Counter<'model' | 'result'>;
+  readonly #attempts: Counter<'model' | 'result' | 'upstream'>;
   readonly #misroutes: Counter<'model' | 'served_model'>;
   readonly #served: ServedModels;
   readonly #attemptsPerRequest: Histogram<'model'>;
@@ -60,8 +60,8 @@ export class Metrics implements ProxyObserver {
     });
     this.#attempts = new Counter({
       name: 'backstop_attempts_total',
-      help: 'Upstream attempts by requested model and result.',
-      labelNames: ['model', 'result'],
+      help: 'Upstream attempts by requested model, result and upstream (gateway or direct).',
+      labelNames: ['model', 'result', 'upstream'],
       registers,
     });
     this.#misroutes = new Counter({
@@ -127,9 +127,14 @@ export class Metrics implements ProxyObserver {
     this.#inflight.inc({ model: label });
   }
 
-  attemptEnded(model: string, result: AttemptResult, servedModel?: string): void {
+  attemptEnded(
+    model: string,
+    result: AttemptResult,
+    servedModel?: string,
+    upstream: Upstream = 'gateway',
+  ): void {
     const label = this.#labels.label(model);
-    this.#attempts.inc({ model: label, result });
+    this.#attempts.inc({ model: label, result, upstream });
     const served = this.#served.observe(model, result, servedModel);
     if (served !== undefined) this.#misroutes.inc({ model: label, served_model: served });
   }
@@ -147,7 +152,10 @@ export class Metrics implements ProxyObserver {
       this.#ttft.observe({ model }, record.ttftMs / 1000);
   }
 
-  breakerChanged(model: string, state: number): void {
+  breakerChanged(model: string, state: number, upstream: Upstream = 'gateway'): void {
+    // backstop_circuit_state is the gateway's breaker, which the alerts and runbooks are about; a
+    // direct endpoint's breaker shows in the log line and in backstop_attempts_total{upstream}.
+    if (upstream !== 'gateway') return;
     const label = this.#labels.label(model);
     if (label !== 'other') {
       this.#circuit.set({ model: label }, state);

@@ -1,4 +1,4 @@
-import type { ProxyObserver } from '../events.ts';
+import type { ProxyObserver, Upstream } from '../events.ts';
 import type { AttemptResult } from '../verify/index.ts';
 import type { Logger } from './logger.ts';
 import { ModelLabels } from './model-label.ts';
@@ -62,13 +62,14 @@ export class MisrouteWarning implements ProxyObserver {
       header === undefined
         ? `turn ROUTING_HEADERS on and give the gateway ${routes}`
         : `give the gateway ${routes}: backstop sends that header already`;
-    this.#fix = `${first}; where the pool cannot change, send the model to its own vLLM Service directly (MODEL_ENDPOINTS, planned). Runbook: docs/runbooks/BackstopHighAverageAttempts.md`;
+    this.#fix = `${first}; where the pool cannot change, send the model to its own vLLM Service directly (MODEL_ENDPOINTS, docs/resilience.md#direct-fallback). Runbook: docs/runbooks/BackstopHighAverageAttempts.md`;
   }
 
   requestStarted(): void {}
 
-  attemptEnded(model: string, result: AttemptResult, servedModel?: string): void {
-    if (model === '') return;
+  attemptEnded(model: string, result: AttemptResult, servedModel?: string, upstream?: Upstream): void {
+    // The warning is about the gateway's pool; a model's own endpoint is not routed by a picker.
+    if (model === '' || upstream === 'direct') return;
     const label = this.#labels.label(model);
     const served = this.#served.observe(model, result, servedModel);
     const now = this.#options.now();

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
-import type { ProxyObserver, RequestRecord } from '../events.ts';
+import type { ProxyObserver, RequestRecord, Upstream } from '../events.ts';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -33,6 +33,11 @@ export type RetryMode =
 export interface ForwardDeps {
   config: Config;
   policies: ModelPolicies;
+  /**
+   * The breakers and budgets of the models' own endpoints (MODEL_ENDPOINTS), kept apart from the
+   * gateway's `policies`, so a dead fallback cannot hide a healthy gateway or the reverse.
+   */
+  directPolicies?: ModelPolicies;
   /** Retry budgets of the requests that name no model, by route. */
   routeBudgets: RouteBudgets;
   observer: ProxyObserver;
@@ -51,6 +56,8 @@ export interface ForwardJob {
   record: RequestRecord;
   startedAt: number;
   spec: AttemptSpec;
+  /** The same request aimed at its model's own endpoint (MODEL_ENDPOINTS), when it has one. */
+  direct?: AttemptSpec;
   retry: RetryMode;
   /** The normalised route (`/v1/models`): the budget key of a request that names no model. */
   route: string;
@@ -63,9 +70,12 @@ export interface ForwardJob {
  * within RETRY_MAX_ATTEMPTS, the retry budget and the breaker; everything within
  * RETRY_DEADLINE_MS, which also caps each attempt. Nothing reaches the client before an attempt
  * is committed, so a wrong model's answer never leaks; after the first byte there is no retry.
+ * A model with a MODEL_ENDPOINTS URL goes there instead (direct fallback, issue 11): after
+ * FALLBACK_AFTER_MISROUTES routing misses, a gateway connection error, a dry gateway retry
+ * budget, or at once while the gateway's breaker for the model is open; it then stays there.
  */
 export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
-  const ticket = new BreakerTicket();
+  const ticket = new Tickets();
   const wait = new MisrouteWait();
   let last: AttemptOutcome | undefined;
   try {
@@ -76,7 +86,7 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
     // A bug, not an upstream failure: free everything the request holds, answer 500 if nothing
     // went out yet, and keep the in-flight gauge and the breaker's probe slot honest.
     deps.onUnexpectedError(error, job.record.id);
-    ticket.settle('abandon');
+    ticket.abandon();
     last?.rest?.destroy();
     // finish() ends a request once: one that ended before the error keeps its record.
     if (job.res.headersSent) {
@@ -92,10 +102,21 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
   }
 }
 
+/** A request's breaker verdicts: one for the gateway, one for its model's own endpoint. */
+class Tickets {
+  readonly gateway = new BreakerTicket();
+  readonly direct = new BreakerTicket();
+
+  abandon(): void {
+    this.gateway.settle('abandon');
+    this.direct.settle('abandon');
+  }
+}
+
 async function attemptLoop(
   job: ForwardJob,
   deps: ForwardDeps,
-  ticket: BreakerTicket,
+  ticket: Tickets,
   wait: MisrouteWait,
   track: (outcome: AttemptOutcome) => void,
 ): Promise<void> {
@@ -104,10 +125,59 @@ async function attemptLoop(
   const model = spec.model;
   observer.requestStarted(record.model);
   let policy: ModelPolicy | undefined;
+  let upstream = 'gateway' as Upstream;
+  let current = spec;
+  const directPolicy =
+    job.retry === 'model' && model !== undefined && job.direct !== undefined
+      ? deps.directPolicies?.get(model)
+      : undefined;
+  let gatewayPolicy: ModelPolicy | undefined;
+  /** Whether the gateway still answers for this request (it went direct after routing misses). */
+  let gatewayUsable = false;
+  let directTried = false;
+  /**
+   * Moves the request to its model's own endpoint, once, if it has one and that endpoint's
+   * breaker admits it; `verdict` is what the gateway gets for this request (`refused`: its
+   * breaker refused the request, so it holds no verdict to give).
+   */
+  const goDirect = (verdict: 'failure' | 'abandon' | 'refused'): boolean => {
+    if (directTried || directPolicy === undefined || job.direct === undefined) return false;
+    const admission = directPolicy.breaker.admit();
+    if (!admission.allowed) return false;
+    directTried = true;
+    gatewayUsable = verdict === 'abandon';
+    if (verdict !== 'refused') ticket.gateway.settle(verdict);
+    ticket.direct.hold(directPolicy, admission);
+    directPolicy.budget.recordRequest();
+    directPolicy.misrouteBudget.recordRequest();
+    // Out of the gateway's misroute queue: the requests behind it may poll.
+    wait.leave();
+    upstream = 'direct';
+    current = job.direct;
+    policy = directPolicy;
+    return true;
+  };
+  /**
+   * A model's endpoint that fails a request the gateway was only misrouting hands it back: the
+   * gateway's misses cost milliseconds, and a dead fallback must not fail what the gateway serves.
+   */
+  const backToGateway = (): boolean => {
+    if (upstream !== 'direct' || !gatewayUsable) return false;
+    ticket.direct.settle('failure');
+    upstream = 'gateway';
+    current = spec;
+    policy = gatewayPolicy;
+    return true;
+  };
   if (job.retry === 'model' && model !== undefined) {
     policy = deps.policies.get(model);
+    gatewayPolicy = policy;
     const admission = policy.breaker.admit();
-    if (!admission.allowed) {
+    // While the gateway fails for this model, its own endpoint answers (no fail-fast 503); the
+    // gateway is tried again by its breaker's half-open probe.
+    if (!admission.allowed && goDirect('refused')) {
+      // Admitted by the model's endpoint: nothing to record on the gateway's side.
+    } else if (!admission.allowed) {
       const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       answerError(
         job,
@@ -119,12 +189,13 @@ async function attemptLoop(
         `breaker open, retry after ${seconds}s`,
       );
       return;
+    } else {
+      ticket.gateway.hold(policy, admission);
+      // Only a request that goes upstream earns retries; a refused one deposits nothing, which is
+      // why ModelPolicies keeps a breaker by its state, not by its budget's traffic (issue 10).
+      policy.budget.recordRequest();
+      policy.misrouteBudget.recordRequest();
     }
-    ticket.hold(policy, admission);
-    // Only a request that goes upstream earns retries; a refused one deposits nothing, which is
-    // why ModelPolicies keeps a breaker by its state, not by its budget's traffic (issue 10).
-    policy.budget.recordRequest();
-    policy.misrouteBudget.recordRequest();
   }
   // A request that names no model retries on its route's budget (issue 10): without one, every
   // poller of GET /v1/models could retry RETRY_MAX_ATTEMPTS times during an outage.
@@ -140,16 +211,17 @@ async function attemptLoop(
     // The deadline caps the attempt too, so no request waits much past RETRY_DEADLINE_MS.
     const left = Math.max(1, Math.ceil(deadline - deps.now()));
     wait.attemptStarted();
-    last = await runAttempt(spec, Math.min(spec.attemptTimeoutMs, left));
+    last = await runAttempt(current, Math.min(current.attemptTimeoutMs, left));
     wait.attemptEnded();
     track(last);
     if (last.clientGone) {
-      ticket.settle('abandon');
+      ticket.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed before the answer');
       return;
     }
     record.results.push(last.result);
-    observer.attemptEnded(record.model, last.result, last.servedModel);
+    record.upstreams.push(upstream);
+    observer.attemptEnded(record.model, last.result, last.servedModel, upstream);
     let step = nextStep(last, job.retry, lastTry, deadline - deps.now());
     if (step === 'retry' && routeBudget !== undefined && !routeBudget.tryWithdraw()) {
       // Spent: the upstream's answer goes to the client as it came, as after the last try.
@@ -158,12 +230,25 @@ async function attemptLoop(
       step = last.status !== 0 ? 'commit' : 'fail';
     }
     if (step === 'commit') {
-      await commit(job, deps, last, ticket);
+      await commit(job, deps, last, upstream === 'direct' ? ticket.direct : ticket.gateway);
+      ticket.abandon();
       return;
     }
     discardOutcome(last);
     if (step === 'fail') break;
-    const misroute = job.retry === 'model' && retryClassOf(last.result) === 'misroute';
+    if (backToGateway()) continue;
+    // On a model's own endpoint a wrong model is no routing miss (nothing there picks a pod): it
+    // is retried as a failure, with that endpoint's budget and breaker.
+    const misroute =
+      job.retry === 'model' && upstream === 'gateway' && retryClassOf(last.result) === 'misroute';
+    // The gateway picked the wrong pod again (it answers: no failure of its own), or cannot be
+    // reached (a failure): straight to the model's endpoint, with no backoff.
+    if (misroute ? misses + 1 >= config.fallbackAfterMisroutes : last.result === 'connect_error') {
+      if (goDirect(misroute ? 'abandon' : 'failure')) {
+        if (misroute) misses++;
+        continue;
+      }
+    }
     let delay: number;
     let budget: RetryBudget | undefined;
     if (misroute) {
@@ -179,7 +264,7 @@ async function attemptLoop(
         // A miss that persists: wait in the model's queue; only its head polls.
         const turn = await wait.turn(policy.misrouteQueue, deadline - deps.now(), spec.clientSignal);
         if (turn === 'aborted') {
-          ticket.settle('abandon');
+          ticket.abandon();
           finish(job, deps, 499, 'client_closed', 'client closed while waiting for its pod');
           return;
         }
@@ -199,6 +284,8 @@ async function attemptLoop(
     }
     if (budget !== undefined && !budget.tryWithdraw()) {
       observer.budgetExhausted(record.model);
+      // The gateway's budget for this model is spent: its own endpoint still has one.
+      if (goDirect(misroute ? 'abandon' : 'failure')) continue;
       // The head of a misroute queue slows down instead of failing: one request per model then
       // polls once per RETRY_MAX_DELAY_MS, which bounds the load, and the requests behind it are
       // not lost to a budget that their own patience spent. Anything else stops here.
@@ -215,12 +302,14 @@ async function attemptLoop(
     try {
       await sleep(delay, undefined, { signal: spec.clientSignal });
     } catch {
-      ticket.settle('abandon');
+      ticket.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed during backoff');
       return;
     }
   }
-  ticket.settle(breakerVerdict(last, stop));
+  // Every way out of the loop on a model's own endpoint is a failure there.
+  if (upstream === 'direct') ticket.direct.settle('failure');
+  else ticket.gateway.settle(breakerVerdict(last, stop));
   failed(job, deps, last, stop);
 }
 

@@ -13,4 +13,9 @@ export {
   setRoutingHeaders,
 } from './routing-headers.ts';
 export { toUpstreamPath } from './target-path.ts';
-export { createUpstreamPool, upstreamBasePath } from './upstream.ts';
+export {
+  createDirectEndpoints,
+  createUpstreamPool,
+  type DirectEndpoint,
+  upstreamBasePath,
+} from './upstream.ts';

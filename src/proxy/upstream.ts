@@ -2,14 +2,15 @@ import { Pool } from 'undici';
 import type { Config } from '../config.ts';
 
 /**
- * The one keep-alive pool to the gateway. `connections` doubles as a bulkhead: at most that many
- * requests are in the gateway at once, the rest queue here. HTTP/1.1 only: undici 8 negotiates
- * HTTP/2 by default (`allowH2`), and vLLM/Envoy setups are tested on HTTP/1.1 here.
- * `headersTimeout` is left to the attempt timer (which also covers the first SSE event);
- * `bodyTimeout` bounds the silence between two chunks of a stream.
+ * A keep-alive pool to one upstream: the gateway (UPSTREAM_URL), or a model's own endpoint
+ * (MODEL_ENDPOINTS), with the same options, so both behave alike. `connections` doubles as a
+ * bulkhead: at most that many requests are in that upstream at once, the rest queue here.
+ * HTTP/1.1 only: undici 8 negotiates HTTP/2 by default (`allowH2`), and vLLM/Envoy setups are
+ * tested on HTTP/1.1 here. `headersTimeout` is left to the attempt timer (which also covers the
+ * first SSE event); `bodyTimeout` bounds the silence between two chunks of a stream.
  */
-export function createUpstreamPool(config: Config): Pool {
-  return new Pool(config.upstreamUrl.origin, {
+export function createUpstreamPool(config: Config, url: URL = config.upstreamUrl): Pool {
+  return new Pool(url.origin, {
     connections: config.upstreamConnections,
     allowH2: false,
     pipelining: 1,
@@ -22,7 +23,21 @@ export function createUpstreamPool(config: Config): Pool {
   });
 }
 
-/** UPSTREAM_URL's path without its trailing slash, prefixed to every forwarded path. */
+/** A model's own vLLM Service (MODEL_ENDPOINTS): its pool and the path prefixed to every request. */
+export interface DirectEndpoint {
+  readonly pool: Pool;
+  readonly basePath: string;
+}
+
+/** One pool per MODEL_ENDPOINTS entry, by model. */
+export function createDirectEndpoints(config: Config): ReadonlyMap<string, DirectEndpoint> {
+  const endpoints = new Map<string, DirectEndpoint>();
+  for (const [model, url] of config.modelEndpoints)
+    endpoints.set(model, { pool: createUpstreamPool(config, url), basePath: upstreamBasePath(url) });
+  return endpoints;
+}
+
+/** A base URL's path without its trailing slash, prefixed to every forwarded path. */
 export function upstreamBasePath(url: URL): string {
   return url.pathname.replace(/\/+$/, '');
 }

@@ -46,8 +46,9 @@ export class ScriptedUpstream {
     });
   }
 
-  async listen(): Promise<this> {
-    this.#server.listen(0, '127.0.0.1');
+  /** Listens on `port` (default: an ephemeral one), e.g. a gateway's old port when it comes back. */
+  async listen(port = 0): Promise<this> {
+    this.#server.listen(port, '127.0.0.1');
     await once(this.#server, 'listening');
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;

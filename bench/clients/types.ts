@@ -6,8 +6,19 @@
  * - `backstop`: one request to backstop, which retries for us.
  * - `reference`: `direct` against the same simulator with flapping off (the retry-tax baseline).
  * - `nginx`: `direct` through nginx, the relay-cost yardstick of the `overhead` scenario.
+ * - `backstop-retries`, `backstop-headers`, `backstop-fallback`: backstop with retries only
+ *   (ROUTING_HEADERS=false), with routing headers to a header-routing gateway, and with
+ *   MODEL_ENDPOINTS (the `misroutes` scenario's four paths, issue 11).
  */
-export type PathName = 'direct' | 'client-loop' | 'backstop' | 'reference' | 'nginx';
+export type PathName =
+  | 'direct'
+  | 'client-loop'
+  | 'backstop'
+  | 'reference'
+  | 'nginx'
+  | 'backstop-retries'
+  | 'backstop-headers'
+  | 'backstop-fallback';
 
 /** The request every path sends, OpenAI-compatible. */
 export interface Workload {

@@ -1,6 +1,7 @@
 import { DEFAULT_FAULTS } from '../../src/simulator/index.ts';
 import { aggregate } from '../aggregate.ts';
 import { backstopClient } from '../clients/backstop.ts';
+import { directClient } from '../clients/direct.ts';
 import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
 import { runClosedPhase } from './phase.ts';
 import { short } from './retry-tax.ts';
@@ -20,6 +21,9 @@ interface SimCounts {
  *    backstop, with upstream requests per client request from the simulator's own count.
  * 2. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
  *    only; the other model must be unaffected.
+ * 3. Four paths at the same load (issue 11): direct to the gateway; backstop with retries only
+ *    (ROUTING_HEADERS=false); backstop with routing headers, the gateway matching them
+ *    (headerRouting); backstop with MODEL_ENDPOINTS at a second simulator with flapping off.
  * Needs the embedded simulator (the picker must be steerable).
  */
 export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
@@ -89,6 +93,57 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     loaded,
   );
   await sim.setFaults({ picker: 'least-load', visibility: {}, staleView: null });
+
+  // 3. Four paths, each alone at the load-correlated concurrency. The models' own endpoints: a
+  // second simulator whose picker never misroutes (flapping off), as each model's vLLM Service.
+  const endpoints = await ctx.gateway({
+    seed: opts.seed + 1,
+    timeScale: opts.timeScale,
+    faults: { flapping: false },
+  });
+  const endpointSim = endpoints.sim;
+  const retriesOnly = await ctx.backstop(gw.url, { ROUTING_HEADERS: 'false' });
+  const withHeaders = await ctx.backstop(gw.url, { ROUTING_HEADERS: 'true' });
+  const withFallback = await ctx.backstop(gw.url, {
+    ROUTING_HEADERS: 'false',
+    MODEL_ENDPOINTS: opts.models.map((m) => `${m}=${endpoints.url}`).join(','),
+  });
+  const fourPaths: { client: PathClient; headerRouting: boolean }[] = [
+    { client: directClient(ctx.dispatcher, gw.url, w, ctx.now), headerRouting: false },
+    {
+      client: backstopClient(ctx.dispatcher, retriesOnly.url, w, ctx.now, 'backstop-retries'),
+      headerRouting: false,
+    },
+    {
+      client: backstopClient(ctx.dispatcher, withHeaders.url, w, ctx.now, 'backstop-headers'),
+      headerRouting: true,
+    },
+    {
+      client: backstopClient(ctx.dispatcher, withFallback.url, w, ctx.now, 'backstop-fallback'),
+      headerRouting: false,
+    },
+  ];
+  const fourRows: Table['rows'] = [];
+  const fourSamples: RequestSample[] = [];
+  for (const { client, headerRouting } of fourPaths) {
+    await sim.setFaults({ headerRouting });
+    await endpointSim?.resetStats();
+    const run = await counted(`four paths, ${client.name}`, client, loaded);
+    const direct = endpointSim ? ((await endpointSim.stats()) as SimCounts).received : 0;
+    fourSamples.push(...run.samples);
+    for (const s of aggregate(run.samples)) {
+      fourRows.push([
+        s.path,
+        short(s.model),
+        `${(s.successRate * 100).toFixed(1)}%`,
+        s.attemptsMean.toFixed(2),
+        s.ttft.p95.toFixed(0),
+        ((run.upstream + direct) / run.samples.length).toFixed(2),
+        (direct / run.samples.length).toFixed(2),
+      ]);
+    }
+  }
+  await sim.setFaults({ headerRouting: false });
   const staleRows: Table['rows'] = aggregate(staleRun.samples).map((s) => [
     short(s.model),
     `${(s.successRate * 100).toFixed(1)}%`,
@@ -135,11 +190,12 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
       `${requests} non-streaming requests per path and phase, max_tokens ${w.maxTokens}, on the embedded simulator ` +
       `(seed ${opts.seed}, time scale ${opts.timeScale}, max_num_seqs ${faults.maxNumSeqs}). Load-correlated: ` +
       `${loaded} in flight, each path alone (the retry tax is quick_validation's). ` +
-      `Stale view: ${short(stale)}'s pod out of view 3 s of every 6 s.`,
+      `Stale view: ${short(stale)}'s pod out of view 3 s of every 6 s. Four paths: direct, backstop with ` +
+      'retries only, with routing headers, with MODEL_ENDPOINTS, each alone at the same load.',
     config: { requests, loaded, seed: opts.seed, timeScale: opts.timeScale, maxNumSeqs: faults.maxNumSeqs },
     wallMs: ctx.now() - t0,
-    stats,
-    samples: [...samples, ...staleRun.samples],
+    stats: [...stats, ...aggregate(fourSamples)],
+    samples: [...samples, ...staleRun.samples, ...fourSamples],
     ratios: [],
     targets,
     tables: [
@@ -163,6 +219,24 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
         columns: ['model', 'success', 'attempts mean', 'max', 'TTFT p50 ms', 'TTFT p95 ms'],
         rows: staleRows,
         note: `upstream/request ${(staleRun.upstream / staleRun.samples.length).toFixed(2)}`,
+      },
+      {
+        title: `Four paths (${loaded} in flight, each alone)`,
+        columns: [
+          'path',
+          'model',
+          'success',
+          'attempts mean',
+          'TTFT p95 ms',
+          'upstream/request',
+          'of which direct',
+        ],
+        rows: fourRows,
+        note:
+          'direct: the gateway, no retries; backstop-retries: ROUTING_HEADERS=false; backstop-headers: the gateway ' +
+          'routes on X-Gateway-Model-Name (simulator headerRouting); backstop-fallback: ROUTING_HEADERS=false and ' +
+          'MODEL_ENDPOINTS at a second simulator with flapping off (FALLBACK_AFTER_MISROUTES 3). upstream/request: ' +
+          'requests both simulators received per client request, both models; of which direct: the second simulator.',
       },
     ],
     findings: [],

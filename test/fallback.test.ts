@@ -15,6 +15,7 @@ import {
   ScriptedUpstream,
   type Step,
   sse,
+  status,
 } from './support/scripted-upstream.ts';
 import { streamChat } from './support/sse-client.ts';
 
@@ -253,5 +254,64 @@ describe('streams through the direct endpoint', () => {
     // Within a second, not at RETRY_DEADLINE_MS (25 s), when the attempt timer would cut it.
     const cut = await Promise.race([direct.seen[2]?.closed, sleep(1000).then(() => 'still open')]);
     assert.equal(cut, 'aborted', 'backstop closed the hung direct request with the client');
+  });
+});
+
+describe('the direct endpoint is the gateway to the client', () => {
+  test('same path under its own base, same headers, a 4xx passed through as it came', async () => {
+    const gateway = await scripted();
+    gateway.script(PHI, notFound());
+    const direct = await scripted();
+    const refusal = JSON.stringify({
+      error: { message: 'bad max_tokens', type: 'BadRequestError', code: 400 },
+    });
+    direct.script(PHI, json(), status(400, refusal));
+    const b = await backstop({
+      UPSTREAM_URL: `${gateway.url}/gw`,
+      MODEL_ENDPOINTS: `${PHI}=${direct.url}/vllm/`,
+      FALLBACK_AFTER_MISROUTES: '1',
+    });
+    const headers = {
+      'content-type': 'application/json',
+      'x-request-id': 'req-direct-1',
+      authorization: 'Bearer k',
+    };
+    const ok = await chat(b.url, PHI, {}, { headers });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers.get('x-request-id'), 'req-direct-1');
+    assert.equal(gateway.seen[0]?.url, '/gw/v1/chat/completions');
+    const seen = direct.seen[0];
+    assert.equal(seen?.url, '/vllm/v1/chat/completions');
+    assert.equal(seen?.headers['x-request-id'], 'req-direct-1');
+    assert.equal(seen?.headers.authorization, 'Bearer k');
+    assert.equal(seen?.headers['x-gateway-model-name'], PHI);
+    assert.equal(seen?.headers.host, new URL(direct.url).host);
+    assert.equal(seen?.body, gateway.seen[0]?.body, 'the same request bytes');
+
+    const refused = await chat(b.url, PHI, {}, { headers });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.text, refusal);
+    assert.equal(attemptsOf(refused), 2);
+  });
+
+  test('SIGTERM drains a stream in flight on the direct endpoint', async () => {
+    const gateway = await scripted();
+    gateway.script(PHI, notFound());
+    const direct = await scripted();
+    const events = Array.from({ length: 20 }, (_, i) => chunk(PHI, `${i},`));
+    direct.script(PHI, sse([...events, DONE], { delayMs: 30 }));
+    const b = await backstop({
+      UPSTREAM_URL: gateway.url,
+      MODEL_ENDPOINTS: `${PHI}=${direct.url}`,
+      FALLBACK_AFTER_MISROUTES: '1',
+    });
+    const handle = streamChat(b.url, { model: PHI });
+    await handle.headers;
+    const exit = b.stop('SIGTERM');
+    const result = await handle.result;
+    assert.equal(result.ending, 'end');
+    assert.ok(result.done);
+    assert.equal(result.content, events.map((_, i) => `${i},`).join(''));
+    assert.equal(await exit, 0);
   });
 });

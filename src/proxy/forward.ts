@@ -1,13 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.ts';
-import type { ProxyObserver, RequestRecord, Upstream } from '../events.ts';
+import type { ProxyObserver, RequestRecord } from '../events.ts';
 import {
   type BackoffOptions,
   backoffDelay,
   type MisrouteBackoffOptions,
   type ModelPolicies,
-  type ModelPolicy,
   misrouteDelay,
   type Random,
   type RetryBudget,
@@ -15,10 +14,11 @@ import {
 } from '../resilience/index.ts';
 import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
-import { BreakerTicket } from './breaker-ticket.ts';
+import type { BreakerTicket } from './breaker-ticket.ts';
 import { MisrouteWait } from './misroute-wait.ts';
 import { answerError, finish } from './request-end.ts';
 import { deliver } from './respond.ts';
+import { UpstreamRoute } from './upstream-route.ts';
 
 /** Which failed attempts a route may retry. */
 export type RetryMode =
@@ -75,18 +75,21 @@ export interface ForwardJob {
  * budget, or at once while the gateway's breaker for the model is open; it then stays there.
  */
 export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void> {
-  const ticket = new Tickets();
+  const model = job.retry === 'model' ? job.spec.model : undefined;
+  const directPolicy =
+    model !== undefined && job.direct !== undefined ? deps.directPolicies?.get(model) : undefined;
+  const route = new UpstreamRoute(job.spec, job.direct, directPolicy);
   const wait = new MisrouteWait();
   let last: AttemptOutcome | undefined;
   try {
-    await attemptLoop(job, deps, ticket, wait, (outcome) => {
+    await attemptLoop(job, deps, route, wait, (outcome) => {
       last = outcome;
     });
   } catch (error) {
     // A bug, not an upstream failure: free everything the request holds, answer 500 if nothing
     // went out yet, and keep the in-flight gauge and the breaker's probe slot honest.
     deps.onUnexpectedError(error, job.record.id);
-    ticket.abandon();
+    route.abandon();
     last?.rest?.destroy();
     // finish() ends a request once: one that ended before the error keeps its record.
     if (job.res.headersSent) {
@@ -102,21 +105,10 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
   }
 }
 
-/** A request's breaker verdicts: one for the gateway, one for its model's own endpoint. */
-class Tickets {
-  readonly gateway = new BreakerTicket();
-  readonly direct = new BreakerTicket();
-
-  abandon(): void {
-    this.gateway.settle('abandon');
-    this.direct.settle('abandon');
-  }
-}
-
 async function attemptLoop(
   job: ForwardJob,
   deps: ForwardDeps,
-  ticket: Tickets,
+  route: UpstreamRoute,
   wait: MisrouteWait,
   track: (outcome: AttemptOutcome) => void,
 ): Promise<void> {
@@ -124,54 +116,16 @@ async function attemptLoop(
   const { record, spec } = job;
   const model = spec.model;
   observer.requestStarted(record.model);
-  let policy: ModelPolicy | undefined;
-  let upstream = 'gateway' as Upstream;
-  let current = spec;
-  const directPolicy =
-    job.retry === 'model' && model !== undefined && job.direct !== undefined
-      ? deps.directPolicies?.get(model)
-      : undefined;
-  let gatewayPolicy: ModelPolicy | undefined;
-  /** Whether the gateway still answers for this request (it went direct after routing misses). */
-  let gatewayUsable = false;
-  let directTried = false;
-  /**
-   * Moves the request to its model's own endpoint, once, if it has one and that endpoint's
-   * breaker admits it; `verdict` is what the gateway gets for this request (`refused`: its
-   * breaker refused the request, so it holds no verdict to give).
-   */
+  /** Moves the request to its model's endpoint (UpstreamRoute.goDirect), out of the gateway's queue. */
   const goDirect = (verdict: 'failure' | 'abandon' | 'refused'): boolean => {
-    if (directTried || directPolicy === undefined || job.direct === undefined) return false;
-    const admission = directPolicy.breaker.admit();
-    if (!admission.allowed) return false;
-    directTried = true;
-    gatewayUsable = verdict === 'abandon';
-    if (verdict !== 'refused') ticket.gateway.settle(verdict);
-    ticket.direct.hold(directPolicy, admission);
-    directPolicy.budget.recordRequest();
-    directPolicy.misrouteBudget.recordRequest();
+    if (!route.goDirect(verdict)) return false;
     // Out of the gateway's misroute queue: the requests behind it may poll.
     wait.leave();
-    upstream = 'direct';
-    current = job.direct;
-    policy = directPolicy;
-    return true;
-  };
-  /**
-   * A model's endpoint that fails a request the gateway was only misrouting hands it back: the
-   * gateway's misses cost milliseconds, and a dead fallback must not fail what the gateway serves.
-   */
-  const backToGateway = (): boolean => {
-    if (upstream !== 'direct' || !gatewayUsable) return false;
-    ticket.direct.settle('failure');
-    upstream = 'gateway';
-    current = spec;
-    policy = gatewayPolicy;
     return true;
   };
   if (job.retry === 'model' && model !== undefined) {
-    policy = deps.policies.get(model);
-    gatewayPolicy = policy;
+    const policy = deps.policies.get(model);
+    route.useGateway(policy);
     const admission = policy.breaker.admit();
     // While the gateway fails for this model, its own endpoint answers (no fail-fast 503); the
     // gateway is tried again by its breaker's half-open probe.
@@ -190,7 +144,7 @@ async function attemptLoop(
       );
       return;
     } else {
-      ticket.gateway.hold(policy, admission);
+      route.holdGateway(admission);
       // Only a request that goes upstream earns retries; a refused one deposits nothing, which is
       // why ModelPolicies keeps a breaker by its state, not by its budget's traffic (issue 10).
       policy.budget.recordRequest();
@@ -211,17 +165,17 @@ async function attemptLoop(
     // The deadline caps the attempt too, so no request waits much past RETRY_DEADLINE_MS.
     const left = Math.max(1, Math.ceil(deadline - deps.now()));
     wait.attemptStarted();
-    last = await runAttempt(current, Math.min(current.attemptTimeoutMs, left));
+    last = await runAttempt(route.spec, Math.min(route.spec.attemptTimeoutMs, left));
     wait.attemptEnded();
     track(last);
     if (last.clientGone) {
-      ticket.abandon();
+      route.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed before the answer');
       return;
     }
     record.results.push(last.result);
-    record.upstreams.push(upstream);
-    observer.attemptEnded(record.model, last.result, last.servedModel, upstream);
+    record.upstreams.push(route.upstream);
+    observer.attemptEnded(record.model, last.result, last.servedModel, route.upstream);
     let step = nextStep(last, job.retry, lastTry, deadline - deps.now());
     if (step === 'retry' && routeBudget !== undefined && !routeBudget.tryWithdraw()) {
       // Spent: the upstream's answer goes to the client as it came, as after the last try.
@@ -230,17 +184,17 @@ async function attemptLoop(
       step = last.status !== 0 ? 'commit' : 'fail';
     }
     if (step === 'commit') {
-      await commit(job, deps, last, upstream === 'direct' ? ticket.direct : ticket.gateway);
-      ticket.abandon();
+      await commit(job, deps, last, route.ticket);
+      route.abandon();
       return;
     }
     discardOutcome(last);
     if (step === 'fail') break;
-    if (backToGateway()) continue;
+    if (route.backToGateway()) continue;
     // On a model's own endpoint a wrong model is no routing miss (nothing there picks a pod): it
     // is retried as a failure, with that endpoint's budget and breaker.
     const misroute =
-      job.retry === 'model' && upstream === 'gateway' && retryClassOf(last.result) === 'misroute';
+      job.retry === 'model' && route.upstream === 'gateway' && retryClassOf(last.result) === 'misroute';
     // The gateway picked the wrong pod again (it answers: no failure of its own), or cannot be
     // reached (a failure): straight to the model's endpoint, with no backoff.
     if (misroute ? misses + 1 >= config.fallbackAfterMisroutes : last.result === 'connect_error') {
@@ -257,6 +211,7 @@ async function attemptLoop(
         stop = 'misroutes';
         break;
       }
+      const policy = route.policy;
       budget = policy?.misrouteBudget;
       if (misses <= deps.misrouteBackoff.fastRetries || policy === undefined) {
         delay = misrouteDelay(misses, deps.misrouteBackoff, deps.random);
@@ -264,7 +219,7 @@ async function attemptLoop(
         // A miss that persists: wait in the model's queue; only its head polls.
         const turn = await wait.turn(policy.misrouteQueue, deadline - deps.now(), spec.clientSignal);
         if (turn === 'aborted') {
-          ticket.abandon();
+          route.abandon();
           finish(job, deps, 499, 'client_closed', 'client closed while waiting for its pod');
           return;
         }
@@ -280,7 +235,7 @@ async function attemptLoop(
       failures++;
       if (failures >= config.retryMaxAttempts) break;
       delay = backoffDelay(failures, deps.backoff, deps.random, last.retryAfterMs);
-      budget = policy?.budget;
+      budget = route.policy?.budget;
     }
     if (budget !== undefined && !budget.tryWithdraw()) {
       observer.budgetExhausted(record.model);
@@ -302,14 +257,12 @@ async function attemptLoop(
     try {
       await sleep(delay, undefined, { signal: spec.clientSignal });
     } catch {
-      ticket.abandon();
+      route.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed during backoff');
       return;
     }
   }
-  // Every way out of the loop on a model's own endpoint is a failure there.
-  if (upstream === 'direct') ticket.direct.settle('failure');
-  else ticket.gateway.settle(breakerVerdict(last, stop));
+  route.failed(breakerVerdict(last, stop));
   failed(job, deps, last, stop);
 }
 

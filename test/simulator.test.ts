@@ -219,41 +219,51 @@ test('GET /v1/models lists the served models; GET /health answers 200', () =>
     assert.equal(sim.stats().received, 1, '/health is not a /v1 request');
   }));
 
-test('default picker (least load, blind to model): 40-60% first-try success per model, 100% with retries at ~2 attempts', () =>
-  withSim({ timeScale: 0 }, async (sim) => {
-    const shapes = { nested: 0, flat: 0, epp503: 0 };
-    for (const model of [PHI, GEMMA]) {
-      let firstTry = 0;
-      let attempts = 0;
-      const n = 200;
-      for (let i = 0; i < n; i++) {
-        for (let attempt = 1; ; attempt++) {
-          assert.ok(attempt <= 30, 'a retrying client gets through');
-          const reply = await call(sim, '/v1/completions', completion(model, `Request ${i}`));
-          if (reply.status === 200 && JSON.parse(reply.body).model === model) {
-            if (attempt === 1) firstTry++;
-            attempts += attempt;
-            break;
-          }
-          if (reply.status === 503) {
-            assert.equal(
-              reply.body,
-              'inference error: ServiceUnavailable - failed to find candidate pods for serving the request',
-            );
-            assert.match(String(reply.headers['content-type']), /^text\/plain/);
-            shapes.epp503++;
-          } else {
-            assert.equal(reply.status, 404);
-            const body = JSON.parse(reply.body);
-            if (body.error) shapes.nested++;
-            else if (body.object === 'error') shapes.flat++;
-            assert.equal(body.error?.message ?? body.message, `The model \`${model}\` does not exist.`);
-          }
+/**
+ * The seed's loop, one request at a time: 200 requests per model, each retried until the right model
+ * answers; checks the 40-60% first-try success and ~2 attempts of the report, and every failed
+ * answer's shape. Returns how many of each failure shape it saw.
+ */
+async function seedLoop(sim: Simulator): Promise<{ nested: number; flat: number; epp503: number }> {
+  const shapes = { nested: 0, flat: 0, epp503: 0 };
+  for (const model of [PHI, GEMMA]) {
+    let firstTry = 0;
+    let attempts = 0;
+    const n = 200;
+    for (let i = 0; i < n; i++) {
+      for (let attempt = 1; ; attempt++) {
+        assert.ok(attempt <= 30, 'a retrying client gets through');
+        const reply = await call(sim, '/v1/completions', completion(model, `Request ${i}`));
+        if (reply.status === 200 && JSON.parse(reply.body).model === model) {
+          if (attempt === 1) firstTry++;
+          attempts += attempt;
+          break;
+        }
+        if (reply.status === 503) {
+          assert.equal(
+            reply.body,
+            'inference error: ServiceUnavailable - failed to find candidate pods for serving the request',
+          );
+          assert.match(String(reply.headers['content-type']), /^text\/plain/);
+          shapes.epp503++;
+        } else {
+          assert.equal(reply.status, 404);
+          const body = JSON.parse(reply.body);
+          if (body.error) shapes.nested++;
+          else if (body.object === 'error') shapes.flat++;
+          assert.equal(body.error?.message ?? body.message, `The model \`${model}\` does not exist.`);
         }
       }
-      assert.ok(firstTry / n >= 0.4 && firstTry / n <= 0.6, `${model}: first-try ${firstTry}/${n}`);
-      assert.ok(attempts / n >= 1.7 && attempts / n <= 2.5, `${model}: mean attempts ${attempts / n}`);
     }
+    assert.ok(firstTry / n >= 0.4 && firstTry / n <= 0.6, `${model}: first-try ${firstTry}/${n}`);
+    assert.ok(attempts / n >= 1.7 && attempts / n <= 2.5, `${model}: mean attempts ${attempts / n}`);
+  }
+  return shapes;
+}
+
+test('default picker (least load, blind to model): 40-60% first-try success per model, 100% with retries at ~2 attempts', () =>
+  withSim({ timeScale: 0 }, async (sim) => {
+    const shapes = await seedLoop(sim);
     // Both pods are ready and idle between sequential requests: every pick is a tie, never a 503.
     assert.ok(shapes.nested > 20 && shapes.flat > 20 && shapes.epp503 === 0, JSON.stringify(shapes));
     const stats = sim.stats();
@@ -275,39 +285,7 @@ test('default picker (least load, blind to model): 40-60% first-try success per 
 
 test("discovery picker (the report's flapping guess): 40-60% first-try success, ~2 attempts, 404s and EPP 503s", () =>
   withSim({ timeScale: 0, faults: { picker: 'discovery' } }, async (sim) => {
-    const shapes = { nested: 0, flat: 0, epp503: 0 };
-    for (const model of [PHI, GEMMA]) {
-      let firstTry = 0;
-      let attempts = 0;
-      const n = 200;
-      for (let i = 0; i < n; i++) {
-        for (let attempt = 1; ; attempt++) {
-          assert.ok(attempt <= 30, 'a retrying client gets through');
-          const reply = await call(sim, '/v1/completions', completion(model, `Request ${i}`));
-          if (reply.status === 200 && JSON.parse(reply.body).model === model) {
-            if (attempt === 1) firstTry++;
-            attempts += attempt;
-            break;
-          }
-          if (reply.status === 503) {
-            assert.equal(
-              reply.body,
-              'inference error: ServiceUnavailable - failed to find candidate pods for serving the request',
-            );
-            assert.match(String(reply.headers['content-type']), /^text\/plain/);
-            shapes.epp503++;
-          } else {
-            assert.equal(reply.status, 404);
-            const body = JSON.parse(reply.body);
-            if (body.error) shapes.nested++;
-            else if (body.object === 'error') shapes.flat++;
-            assert.equal(body.error?.message ?? body.message, `The model \`${model}\` does not exist.`);
-          }
-        }
-      }
-      assert.ok(firstTry / n >= 0.4 && firstTry / n <= 0.6, `${model}: first-try ${firstTry}/${n}`);
-      assert.ok(attempts / n >= 1.7 && attempts / n <= 2.5, `${model}: mean attempts ${attempts / n}`);
-    }
+    const shapes = await seedLoop(sim);
     assert.ok(shapes.nested > 20 && shapes.flat > 20 && shapes.epp503 > 20, JSON.stringify(shapes));
     const stats = sim.stats();
     assert.equal(stats.outcomes.served, 400);

@@ -6,6 +6,7 @@ import {
   chunk,
   DONE,
   eppUnavailable,
+  gate,
   hang,
   json,
   notFound,
@@ -15,6 +16,7 @@ import {
   sse,
   status,
 } from './support/scripted-upstream.ts';
+import { type Timed, within } from './support/within.ts';
 
 // One backstop in front of a scripted gateway; each test owns the model names it scripts.
 let upstream: ScriptedUpstream;
@@ -278,43 +280,85 @@ describe('streaming', () => {
 });
 
 describe('the client going away', () => {
+  // A backstop of its own, whose timers are far above ABORT_BOUND_MS: with the file's 400 ms
+  // ATTEMPT_TIMEOUT_MS the attempt timer closed the hung request too, and the first test below
+  // passed without backstop's abort listener. Here only that listener can close it in time.
+  const ABORT_BOUND_MS = 2000;
+  let patient: BackstopProcess;
+  let client: OpenAI;
+
+  before(async () => {
+    patient = await startBackstop({
+      UPSTREAM_URL: upstream.url,
+      ATTEMPT_TIMEOUT_MS: '30000',
+      RETRY_DEADLINE_MS: '30000',
+      STREAM_IDLE_TIMEOUT_MS: '30000',
+      BREAKER_FAILURE_THRESHOLD: '1000',
+    });
+    client = new OpenAI({ baseURL: `${patient.url}/v1`, apiKey: 'sk-test-secret-42', maxRetries: 0 });
+  });
+
+  after(async () => {
+    await patient.stop();
+  });
+
   test('aborts a pending upstream attempt at once', async () => {
-    upstream.script('a-pending', hang);
+    const held = gate(); // never answered: only the client's abort can end this attempt
+    upstream.script('a-pending', held.step);
     const controller = new AbortController();
-    const pending = openai.chat.completions.create(
+    const pending = client.chat.completions.create(
       { model: 'a-pending', messages: [{ role: 'user', content: 'x' }] },
       { signal: controller.signal },
     );
-    while (upstream.count('a-pending') === 0) await new Promise((r) => setImmediate(r));
+    await held.arrived;
     const seen = upstream.seen.find((s) => s.body.includes('a-pending'));
     controller.abort();
+    const closed = within(
+      seen?.closed ?? Promise.reject(new Error('not seen')),
+      ABORT_BOUND_MS,
+      'upstream close',
+    );
     await assert.rejects(pending);
-    assert.equal(await seen?.closed, 'aborted');
-    const log = await backstop.waitForLog((l) => l.msg === 'request' && l.model === 'a-pending');
+    const { value, ms } = await closed;
+    assert.equal(value, 'aborted');
+    process.stdout.write(`# pending attempt closed upstream ${ms.toFixed(1)} ms after the client aborted\n`);
+    const log = await patient.waitForLog((l) => l.msg === 'request' && l.model === 'a-pending');
     assert.equal(log.outcome, 'client_closed');
   });
 
   test('aborts the upstream stream mid-way (the GPU stops generating)', async () => {
+    // 1000 events 10 ms apart: without the abort the upstream would write for 10 s, past the bound.
     const forever = Array.from({ length: 1000 }, (_, i) => chunk('a-stream', `t${i}`));
     upstream.script('a-stream', sse(forever, { delayMs: 10 }));
     const controller = new AbortController();
-    const stream = await openai.chat.completions.create(
+    const stream = await client.chat.completions.create(
       { model: 'a-stream', messages: [{ role: 'user', content: 'x' }], stream: true },
       { signal: controller.signal },
     );
     let received = 0;
+    let closed: Promise<Timed<'finished' | 'aborted'>> | undefined;
+    const seen = upstream.seen.find((s) => s.body.includes('a-stream'));
     try {
       for await (const _ of stream) {
         received += 1;
-        if (received === 3) controller.abort();
+        if (received === 3) {
+          controller.abort();
+          closed = within(
+            seen?.closed ?? Promise.reject(new Error('not seen')),
+            ABORT_BOUND_MS,
+            'upstream close',
+          );
+        }
       }
     } catch {
       // Depending on timing the SDK ends the iteration or throws its abort error.
     }
     assert.ok(received >= 3 && received < 1000);
-    const seen = upstream.seen.find((s) => s.body.includes('a-stream'));
-    assert.equal(await seen?.closed, 'aborted');
-    const log = await backstop.waitForLog((l) => l.msg === 'request' && l.model === 'a-stream');
+    assert.ok(closed, 'aborted after the third event');
+    const { value, ms } = await closed;
+    assert.equal(value, 'aborted');
+    process.stdout.write(`# upstream stream closed ${ms.toFixed(1)} ms after the client aborted\n`);
+    const log = await patient.waitForLog((l) => l.msg === 'request' && l.model === 'a-stream');
     assert.equal(log.outcome, 'client_closed');
   });
 });

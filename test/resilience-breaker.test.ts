@@ -187,14 +187,20 @@ describe('breaker semantics (scripted gateway)', () => {
     const reopened = timeOf(transitions(backstop, model, 'open')[1]);
     const count = upstream.count(model);
 
-    // The second cooldown is 800-1000 ms (doubled, less up to 20% jitter): past the first
-    // cooldown (400-500 ms) the breaker still refuses.
-    await sleepUntil(reopened + COOLDOWN + 150);
+    // The second cooldown is 800-1000 ms (doubled, less up to 20% jitter): just past the longest
+    // first cooldown (500 ms) the breaker still refuses. Asked as early as that allows, so the
+    // request has 280 ms to arrive before the shortest second cooldown could end.
+    await sleepUntil(reopened + COOLDOWN + 20);
+    const sentAfter = Date.now() - reopened;
     const early = await chat(backstop.url, model);
-    assert.equal(early.code, 'circuit_open', 'the cooldown grew beyond the base');
+    assert.equal(
+      early.code,
+      'circuit_open',
+      `the cooldown grew beyond the base (asked ${sentAfter} ms after the reopen; 800 ms at least is the point)`,
+    );
     assert.equal(upstream.count(model), count);
 
-    await sleepUntil(reopened + 2 * COOLDOWN * 1.2 + 50);
+    await sleepUntil(reopened + 2 * COOLDOWN + 20); // past the longest second cooldown
     upstream.script(model, json());
     assert.equal((await chat(backstop.url, model)).status, 200, 'a probe is let through after it');
     assert.equal(await breakerState(backstop, model), 0);
@@ -308,7 +314,13 @@ describe('full outage of one model behind the flapping simulator', () => {
     }
     const fastMs = fastFails.map((a) => a.ms);
     const slowMs = wentUpstream.map((a) => a.ms);
-    assert.ok(Math.max(...fastMs) < 250, `slowest fast-fail ${fmt(Math.max(...fastMs))} ms`);
+    // Relative to a request that went upstream in the same run, so the machine's load moves both
+    // sides: the median refusal is 5x faster, and even the 90th percentile one is 2x faster (a
+    // refusal that waits for something, a backoff or a lock, shows in the tail first).
+    assert.ok(
+      percentile(fastMs, 90) * 2 < percentile(slowMs, 50),
+      `fast-fail p90 ${fmt(percentile(fastMs, 90))} ms vs ${fmt(percentile(slowMs, 50))} ms for a request that went upstream`,
+    );
     assert.ok(
       percentile(fastMs, 50) * 5 < percentile(slowMs, 50),
       `fast-fail median ${fmt(percentile(fastMs, 50))} ms vs ${fmt(percentile(slowMs, 50))} ms for a request that went upstream`,
@@ -369,7 +381,7 @@ describe('full outage of one model behind the flapping simulator', () => {
           if (a.status === 200) recovered = true;
         }),
       );
-      await sleep(SPACING_MS);
+      await sleep(SPACING_MS); // clients keep asking at a steady pace: time is the point (the cooldown)
       assert.ok(Date.now() - ended < MAX_COOLDOWN + 3000, 'recovered in time');
     }
     await Promise.all(pending);
@@ -388,8 +400,13 @@ describe('full outage of one model behind the flapping simulator', () => {
       answers.slice(0, firstOk).every((a) => a.code === 'circuit_open'),
       'before the probe succeeded, the others failed fast',
     );
-    // The cooldown in force has grown with the failed probes, up to MAX_COOLDOWN.
-    assert.ok(halfOpen - lastOpen <= MAX_COOLDOWN + 500, `half-open ${halfOpen - lastOpen} ms after opening`);
+    // The cooldown in force has grown with the failed probes, up to MAX_COOLDOWN (then the next
+    // request, SPACING_MS later, half-opens it). 1.5x the cap: above any scheduling delay, below
+    // the 2x of a cooldown that doubled past the cap.
+    assert.ok(
+      halfOpen - lastOpen < 1.5 * MAX_COOLDOWN,
+      `half-open ${halfOpen - lastOpen} ms after opening (cap ${MAX_COOLDOWN} ms)`,
+    );
     assert.ok(closed - halfOpen < 1000, `probe took ${closed - halfOpen} ms`);
     assert.equal(await breakerState(guarded, PHI), 0);
     report.push(

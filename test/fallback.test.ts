@@ -18,6 +18,7 @@ import {
   status,
 } from './support/scripted-upstream.ts';
 import { streamChat } from './support/sse-client.ts';
+import { within } from './support/within.ts';
 
 // Direct per-model fallback (issue 11, part 2), through real sockets: MODEL_ENDPOINTS names each
 // model's own vLLM Service. A request goes there after FALLBACK_AFTER_MISROUTES routing misses,
@@ -166,7 +167,7 @@ describe('while the gateway cannot be reached', () => {
         returned = performance.now() - back;
         break;
       }
-      await sleep(20);
+      await sleep(20); // a client asking at a steady pace while the cooldown runs: time is the point
     }
     assert.ok(returned >= 0, 'traffic returned to the gateway');
     assert.ok(returned <= cooldownMs + 200, `returned after ${returned} ms, cooldown ${cooldownMs} ms`);
@@ -236,11 +237,25 @@ describe('streams through the direct endpoint', () => {
     assert.equal(whole.content, 't0t1t2t3t4');
     assert.ok(whole.done);
 
-    const handle = streamChat(b.url, { model: PHI });
-    await handle.headers;
-    await until(() => direct.seen.length === 2, 'the second direct request');
-    await sleep(60);
-    handle.abort();
+    // Mid-stream: the client leaves once three events of the 200 have reached it.
+    const leaving = new AbortController();
+    const res = await fetch(`${b.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: PHI, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      signal: leaving.signal,
+    });
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let relayed = '';
+    while ((relayed.match(/\n\n/g)?.length ?? 0) < 3) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream ended before three events');
+      relayed += decoder.decode(value, { stream: true });
+    }
+    assert.equal(direct.seen.length, 2, 'the second direct request');
+    leaving.abort();
     const closed = await direct.seen[1]?.closed;
     assert.equal(closed, 'aborted', 'backstop closed the direct upstream request');
     const line = await b.waitForLog((l) => l.msg === 'request' && l.outcome === 'client_closed');
@@ -252,8 +267,12 @@ describe('streams through the direct endpoint', () => {
     await until(() => direct.seen.length === 3, 'the third direct request');
     early.abort();
     // Within a second, not at RETRY_DEADLINE_MS (25 s), when the attempt timer would cut it.
-    const cut = await Promise.race([direct.seen[2]?.closed, sleep(1000).then(() => 'still open')]);
-    assert.equal(cut, 'aborted', 'backstop closed the hung direct request with the client');
+    const cut = await within(
+      direct.seen[2]?.closed ?? Promise.reject(new Error('not seen')),
+      1000,
+      'the hung direct request closed with the client',
+    );
+    assert.equal(cut.value, 'aborted', 'backstop closed the hung direct request with the client');
   });
 });
 

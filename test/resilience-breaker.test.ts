@@ -261,7 +261,7 @@ describe('full outage of one model behind the flapping simulator', () => {
     const pending: Promise<Answer>[] = [];
     for (let i = 0; i < REQUESTS; i++) {
       pending.push(chat(backstop.url, model));
-      await sleep(SPACING_MS);
+      await sleep(SPACING_MS); // an open loop: the arrival rate is the scenario
     }
     return Promise.all(pending);
   }

@@ -166,7 +166,7 @@ describe('retry classes (scripted gateway)', () => {
       const step: Step = (req, res, body) => (misrouting ? notFound() : json())(req, res, body);
       upstream.script('p-dry', step);
       const answers = Array.from({ length: 3 }, () => chat(dry.url, 'p-dry'));
-      await sleep(700);
+      await sleep(700); // the gateway keeps misrouting for 700 ms: the window whose polls are counted
       const polled = upstream.count('p-dry');
       misrouting = false;
       const done = await Promise.all(answers);
@@ -265,7 +265,7 @@ describe('a stale view: one model misrouted for 3 s of every 6 s, steady traffic
     const end = performance.now() + SECONDS * 1000;
     while (performance.now() < end) {
       for (const model of [PHI, GEMMA]) pending.push({ model, answer: chat(backstop.url, model) });
-      await sleep(SPACING_MS);
+      await sleep(SPACING_MS); // an open loop: the arrival rate is the scenario
     }
     const answers = await Promise.all(pending.map(async (p) => ({ model: p.model, ...(await p.answer) })));
     const attempts = (model: string) =>

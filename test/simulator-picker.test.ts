@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../src/simulator/index.ts';
+import { until } from './support/proxy-client.ts';
 
 // The simulator's endpoint picker as the EPP decides: least load among the pool's ready pods,
 // blind to `model`; vLLM pods with a sequence limit and a FIFO queue; the EPP's flow control;
@@ -78,9 +79,9 @@ test('flow control: a full queue gets the EPP 429, a wait past the TTL its 503, 
     async (sim) => {
       const running = send(sim, PHI);
       // Let the first take the only slot before the next two arrive.
-      while ((sim.stats().pods[PHI]?.running ?? 0) < 1) await new Promise((r) => setImmediate(r));
+      await until(() => (sim.stats().pods[PHI]?.running ?? 0) >= 1, 'the first request running');
       const queued = send(sim, PHI);
-      while ((sim.stats().pods[PHI]?.queueDepth ?? 0) < 1) await new Promise((r) => setImmediate(r));
+      await until(() => (sim.stats().pods[PHI]?.queueDepth ?? 0) >= 1, 'the second request queued');
       const refused = await send(sim, PHI);
       assert.equal(refused.status, 429);
       assert.match(String(refused.headers['content-type']), /^text\/plain/);
@@ -119,10 +120,21 @@ test('under load the picker keeps sending a busy model to the idle other pod: mi
     // Both pods idle: a tie, a coin flip. Send Phi-3 requests until one is generating on its pod
     // (the others get a quick 404 from Gemma's pod).
     const long: Promise<Reply>[] = [];
-    while ((sim.stats().pods[PHI]?.running ?? 0) < 1) {
+    const phiRunning = () => (sim.stats().pods[PHI]?.running ?? 0) >= 1;
+    while (!phiRunning()) {
+      let answered = false;
       const reply = send(sim, PHI);
+      reply.then(
+        () => {
+          answered = true;
+        },
+        () => {
+          answered = true;
+        },
+      );
       long.push(reply);
-      await Promise.race([reply, new Promise((r) => setTimeout(r, 20))]);
+      // Either Gemma's pod sent its quick 404, or Phi-3's pod is generating this one.
+      await until(() => answered || phiRunning(), 'the request answered or generating');
     }
     // Phi-3's pod has load 1, Gemma's 0: every further Phi-3 request is misrouted, none by chance.
     const misses: number[] = [];
@@ -131,7 +143,7 @@ test('under load the picker keeps sending a busy model to the idle other pod: mi
     assert.equal(sim.stats().pods[GEMMA]?.misroutes, 20 + long.length - 1);
     // A Gemma request lands on its own idle pod; the loads tie again and Phi-3 has its coin flip back.
     const gemma = send(sim, GEMMA);
-    while ((sim.stats().pods[GEMMA]?.running ?? 0) < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => (sim.stats().pods[GEMMA]?.running ?? 0) >= 1, 'the Gemma request generating');
     let own = 0;
     for (let i = 0; i < 40 && own === 0; i++) if ((await send(sim, PHI)).status !== 404) own++;
     assert.equal(own, 1, 'a tie lets Phi-3 reach its pod again');

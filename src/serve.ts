@@ -11,6 +11,7 @@ import { createDirectEndpoints, createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
 import { createProxyApp } from './server.ts';
 import { installShutdown } from './shutdown.ts';
+import { loadTracing, type Tracing } from './trace/index.ts';
 
 function readVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -22,6 +23,17 @@ function readVersion(): string {
 function configOrExit(): Config {
   try {
     return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`backstop: configuration error: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+/** Tracing as OTEL_* asks for it (docs/observability.md, Traces); bad OTEL_* values exit 2 too. */
+async function tracingOrExit(): Promise<Tracing | undefined> {
+  try {
+    return await loadTracing(process.env, config, version);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`backstop: configuration error: ${error.message}\n`);
@@ -43,6 +55,7 @@ const config = configOrExit();
 const loggers = createLoggers(config.logLevel);
 const logger = loggers.requests;
 const version = readVersion();
+const tracing = await tracingOrExit();
 const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
 const misrouteWarning = new MisrouteWarning({
   intervalMs: config.misrouteWarnIntervalMs,
@@ -80,6 +93,7 @@ const app = createProxyApp({
   config,
   dispatcher: pool,
   endpoints,
+  tracing,
   policies,
   directPolicies,
   routeBudgets: new RouteBudgets({
@@ -127,7 +141,10 @@ const admin = createAdaptorServer({
 
 const port = await listen(proxy, config.port, config.host);
 const adminPort = await listen(admin, config.adminPort, config.adminHost);
-loggers.lifecycle.info({ port, adminPort, upstream: config.upstreamUrl.href, version }, 'listening');
+loggers.lifecycle.info(
+  { port, adminPort, upstream: config.upstreamUrl.href, version, tracing: tracing !== undefined },
+  'listening',
+);
 loggers.flush();
 
 installShutdown({
@@ -141,6 +158,8 @@ installShutdown({
   },
   release: async () => {
     await Promise.all([pool.close(), ...[...endpoints.values()].map((e) => e.pool.close())]);
+    // The last spans go out before exit; an unreachable collector costs at most 2 s.
+    await tracing?.shutdown().catch(() => {});
     loggers.flush();
   },
   log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),

@@ -22,6 +22,7 @@ import {
   upstreamBasePath,
   upstreamRequestHeaders,
 } from './proxy/index.ts';
+import type { RequestTrace, Tracing } from './trace/index.ts';
 import { createModelMatcher } from './verify/index.ts';
 
 /** Everything the proxy routes need, wired by serve.ts. */
@@ -29,6 +30,8 @@ export interface ProxyAppDeps extends ForwardDeps {
   dispatcher: Dispatcher;
   /** Each model's own endpoint (MODEL_ENDPOINTS), for the direct fallback. */
   endpoints?: ReadonlyMap<string, DirectEndpoint>;
+  /** OpenTelemetry tracing (src/trace), when the OTEL_* environment turns it on. */
+  tracing?: Tracing | undefined;
 }
 
 /** Routes whose JSON body names a model: verified and retried. */
@@ -52,6 +55,7 @@ interface Incoming {
   startedAt: number;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  trace: RequestTrace | undefined;
 }
 
 /**
@@ -92,7 +96,8 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    return { req, res, record, startedAt: deps.now(), signal: controller.signal };
+    const trace = deps.tracing?.startRequest(record.method, req.headers);
+    return { req, res, record, startedAt: deps.now(), signal: controller.signal, trace };
   };
 
   /** Answers a request that never goes upstream, with its log line and metrics. */
@@ -167,6 +172,7 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
       refuse(request, 'model_not_allowed', 'model_not_found', message);
       return RESPONSE_ALREADY_SENT;
     }
+    request.trace?.routed(route, model);
     const retry: RetryMode = modelRoute ? 'model' : bodiless ? 'idempotent' : 'none';
     const spec = {
       dispatcher: deps.dispatcher,
@@ -189,7 +195,16 @@ export function createProxyApp(deps: ProxyAppDeps): Hono<Env> {
         ? undefined
         : { ...spec, dispatcher: endpoint.pool, path: endpoint.basePath + path.slice(basePath.length) };
     await forward(
-      { res: request.res, record, startedAt: request.startedAt, retry, route, spec, direct },
+      {
+        res: request.res,
+        record,
+        startedAt: request.startedAt,
+        retry,
+        route,
+        spec,
+        direct,
+        trace: request.trace,
+      },
       deps,
     );
     return RESPONSE_ALREADY_SENT;

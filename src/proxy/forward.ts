@@ -12,6 +12,7 @@ import {
   type RetryBudget,
   type RouteBudgets,
 } from '../resilience/index.ts';
+import type { AttemptTrace, RequestTrace } from '../trace/index.ts';
 import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
 import type { BreakerTicket } from './breaker-ticket.ts';
@@ -61,6 +62,8 @@ export interface ForwardJob {
   retry: RetryMode;
   /** The normalised route (`/v1/models`): the budget key of a request that names no model. */
   route: string;
+  /** Its trace, when tracing is on: one CLIENT span per attempt. */
+  trace?: RequestTrace | undefined;
 }
 
 /**
@@ -160,15 +163,24 @@ async function attemptLoop(
   let stop: StopReason = job.retry === 'none' ? 'not_retried' : 'attempts';
   let misses = 0;
   let failures = 0;
+  /** The time slept before the next attempt, for its span. */
+  let slept = 0;
   for (;;) {
     const lastTry = job.retry === 'idempotent' && failures + 1 >= config.retryMaxAttempts;
     // The deadline caps the attempt too, so no request waits much past RETRY_DEADLINE_MS.
     const left = Math.max(1, Math.ceil(deadline - deps.now()));
+    const attempt = job.trace?.attemptStarted(record.results.length + 1, route.upstream, slept);
+    // Traced attempts carry their own span's traceparent; untraced ones reuse the request's spec.
+    const sent =
+      attempt === undefined ? route.spec : { ...route.spec, headers: attempt.headers(route.spec.headers) };
     wait.attemptStarted();
-    last = await runAttempt(route.spec, Math.min(route.spec.attemptTimeoutMs, left));
+    last = await runAttempt(sent, Math.min(sent.attemptTimeoutMs, left));
     wait.attemptEnded();
     track(last);
+    attempt?.judged(last);
+    slept = 0;
     if (last.clientGone) {
+      attempt?.end();
       route.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed before the answer');
       return;
@@ -184,10 +196,11 @@ async function attemptLoop(
       step = last.status !== 0 ? 'commit' : 'fail';
     }
     if (step === 'commit') {
-      await commit(job, deps, last, route.ticket);
+      await commit(job, deps, last, route.ticket, attempt);
       route.abandon();
       return;
     }
+    attempt?.end();
     discardOutcome(last);
     if (step === 'fail') break;
     if (route.backToGateway()) continue;
@@ -254,6 +267,7 @@ async function attemptLoop(
       stop = 'deadline';
       break;
     }
+    slept = delay;
     try {
       await sleep(delay, undefined, { signal: spec.clientSignal });
     } catch {
@@ -307,6 +321,7 @@ async function commit(
   deps: ForwardDeps,
   outcome: AttemptOutcome,
   ticket: BreakerTicket,
+  attempt: AttemptTrace | undefined,
 ): Promise<void> {
   const { record } = job;
   const verified = outcome.result === 'ok';
@@ -317,6 +332,7 @@ async function commit(
     maxEventBytes: deps.config.maxResponseBytes,
     onFirstByte: () => {
       record.ttftMs = deps.now() - job.startedAt;
+      job.trace?.firstByte();
       // The model answered: that is the breaker's verdict, given now so a half-open probe that
       // streams for minutes does not keep every other request failing fast meanwhile.
       if (verified) ticket.settle('success');
@@ -324,6 +340,8 @@ async function commit(
   });
   // A stream cut later, or a client that left, says nothing more about the model's health.
   ticket.settle('abandon');
+  // The committed attempt's span covers its whole answer, a stream to its end.
+  attempt?.end(delivery === 'ok' ? undefined : delivery);
   if (!verified) {
     const passed = outcome.result === 'rate_limited' ? 'rate_limited' : 'client_error';
     finish(job, deps, outcome.status, delivery === 'ok' ? passed : delivery, outcome.detail);

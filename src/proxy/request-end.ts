@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type ErrorCode, sendError } from '../errors.ts';
 import type { ProxyObserver, RequestOutcome, RequestRecord } from '../events.ts';
+import type { RequestTrace } from '../trace/index.ts';
 
 /** A request being ended: its response, its record and when it arrived. */
 export interface EndingRequest {
@@ -8,6 +9,8 @@ export interface EndingRequest {
   record: RequestRecord;
   /** On the scale of `now()`. */
   startedAt: number;
+  /** Its trace, when tracing is on. */
+  trace?: RequestTrace | undefined;
 }
 
 /** What ending a request reports to. */
@@ -18,8 +21,9 @@ export interface EndingDeps {
 
 /**
  * The one end of every request: sets its status, outcome and duration and emits the record
- * (metrics, the log line), once, whichever path gets here first. A request whose client went away
- * before any of its answer was written is 499 `client_closed`, whatever was meant for it.
+ * (metrics, the log line, the trace's SERVER span), once, whichever path gets here first. A
+ * request whose client went away before any of its answer was written is 499 `client_closed`,
+ * whatever was meant for it.
  */
 export function finish(
   request: EndingRequest,
@@ -35,6 +39,7 @@ export function finish(
   record.detail = detail;
   record.durationMs = deps.now() - request.startedAt;
   deps.observer.requestEnded(record);
+  request.trace?.ended(record);
 }
 
 /**

@@ -16,7 +16,7 @@ before(async () => {
   upstream = await new ScriptedUpstream().listen();
   backstop = await startBackstop({
     UPSTREAM_URL: upstream.url,
-    MODELS: 'r-gzip,r-short,r-slash,r-trickle,r-400,r-stall,r-probe',
+    MODELS: 'r-gzip,r-short,r-slash,r-trickle,r-400,r-stall,r-probe,r-grammar',
     RETRY_MAX_ATTEMPTS: '3',
     RETRY_BASE_DELAY_MS: '1',
     RETRY_MAX_DELAY_MS: '5',
@@ -80,6 +80,35 @@ test('a stream whose first event and [DONE] arrive in one write ends (no hang)',
   assert.equal(text, 'one');
   const log = await backstop.waitForLog((l) => l.msg === 'request' && l.model === 'r-short');
   assert.equal(log.outcome, 'ok');
+});
+
+test('a stream in any spelling of the SSE grammar is verified by its first data and relayed byte for byte', async () => {
+  // One parser reads the first event, frames the relay and reads the end (issue 10). Before it,
+  // the tail's regex took the keep-alive comment after [DONE] for a cut stream and appended a
+  // stream_interrupted error; and a BOM, CR-only lines or a CRLF split across writes had to be
+  // read alike by three parsers.
+  const other = chunk('someone-else', 'wrong').replaceAll('\n', '\r');
+  const right = chunk('r-grammar', 'right').replace('\n\n', '\r\n\r\n');
+  const writes = [
+    '\uFEFF: opening comment\r\n\r\n',
+    'retry: 300\rid: 7\r\r',
+    right.slice(0, -1),
+    right.slice(-1),
+    'event: more\ndata: {"model":"r-grammar","choices":[]}\n\n',
+    `${DONE}: bye\n\n`,
+  ];
+  upstream.script('r-grammar', sse([other, DONE]), sse(writes));
+  const req = request(`${backstop.url}/v1/chat/completions`, { method: 'POST' });
+  req.end('{"model":"r-grammar","messages":[],"stream":true}');
+  const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+  const body: Buffer[] = [];
+  for await (const part of res) body.push(part as Buffer);
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['x-backstop-attempts'], '2', 'the wrong model, in CR-only lines, was retried');
+  assert.equal(Buffer.concat(body).toString(), writes.join(''), 'the upstream bytes, and nothing else');
+  const log = await backstop.waitForLog((l) => l.msg === 'request' && l.model === 'r-grammar');
+  assert.equal(log.outcome, 'ok');
+  assert.deepEqual(log.results, ['model_mismatch', 'ok']);
 });
 
 test('a gateway that compresses what it is allowed to still gets verified answers', async () => {

@@ -1,18 +1,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { parseRetryAfter } from '../resilience/index.ts';
 import {
   type AttemptResult,
-  classifyStatus,
+  classifyAttempt,
   type ModelMatcher,
-  namesRequestedModel,
-  SseFirstEventPeek,
-  verifyJsonBody,
+  NOTHING_READ,
+  type Seen,
+  TOO_LARGE,
+  type Verdict,
 } from '../verify/index.ts';
 import { readBounded } from './bounded-body.ts';
 import { peekFirstEvent } from './sse-peek.ts';
-import { classifyUpstreamError, describeUpstreamError } from './upstream-error.ts';
 
 /** What one attempt needs; built once per request and reused across its attempts. */
 export interface AttemptSpec {
@@ -51,7 +50,7 @@ export interface AttemptOutcome {
   clientGone: boolean;
 }
 
-const NOT_FOUND_BODY_LIMIT = 64 * 1024;
+const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
  * Sends the request upstream once and classifies the answer: reads and verifies a 2xx JSON body,
@@ -105,17 +104,11 @@ export async function runAttempt(
     outcome.held = undefined;
     outcome.rest = undefined;
     outcome.sse = false;
-    outcome.servedModel = undefined;
     if (spec.clientSignal.aborted) {
       outcome.clientGone = true;
-    } else if (timedOut) {
-      outcome.result = 'timeout';
-      const limit =
-        timeoutMs < spec.attemptTimeoutMs ? 'the retry deadline (RETRY_DEADLINE_MS)' : 'ATTEMPT_TIMEOUT_MS';
-      outcome.detail = `no ${outcome.status === 0 ? 'response headers' : 'complete answer or first event'} within ${limit}`;
     } else {
-      outcome.result = classifyUpstreamError(error);
-      outcome.detail = describeUpstreamError(error);
+      const failure = { kind: 'failed', error, timedOut, capped: timeoutMs < spec.attemptTimeoutMs } as const;
+      apply(outcome, classifyAttempt(spec, outcome.status, outcome.headers, failure, 0));
     }
   } finally {
     clearTimeout(timer);
@@ -129,95 +122,57 @@ export async function runAttempt(
 
 function ignore(): void {}
 
+/**
+ * Reads what `classifyAttempt` asks for, and keeps what the client may get: the verdict is the
+ * classifier's alone; here are only the reads and where the bytes go. A body that the loop can
+ * commit (a final result, or a 429 whose Retry-After outlasts the deadline) is kept; any other is
+ * consumed or destroyed.
+ */
 async function judge(
   spec: AttemptSpec,
   response: Dispatcher.ResponseData,
   outcome: AttemptOutcome,
 ): Promise<void> {
-  const { body, statusCode } = response;
-  const model = spec.model;
-  if (model === undefined) {
-    // Pass-through routes: nothing to verify; the loop decides between retry and delivery.
-    const status = classifyStatus(statusCode);
-    outcome.result = status === 'verify' ? 'ok' : status === 'not_found' ? 'client_error' : status;
-    outcome.rest = body;
+  const { body, statusCode, headers } = response;
+  // Read once, when the headers arrive: it dates an HTTP-date Retry-After.
+  const now = Date.now();
+  const first = classifyAttempt(spec, statusCode, headers, NOTHING_READ, now);
+  if (typeof first !== 'string') {
+    apply(outcome, first);
+    // Pass-through routes and a model route's client error go to the client as they came.
+    if (spec.model === undefined || first.result === 'client_error') outcome.rest = body;
+    else discard(body);
     return;
   }
-  const status = classifyStatus(statusCode);
-  if (status === 'verify') {
-    const type = contentType(response.headers);
-    if (type === 'text/event-stream') {
-      const peeked = await peekFirstEvent(
-        body,
-        new SseFirstEventPeek(model, spec.matches),
-        spec.maxResponseBytes,
-      );
-      outcome.result = peeked.verdict.result;
-      outcome.detail = detailOf(peeked.verdict);
-      outcome.servedModel = peeked.verdict.servedModel;
-      if (outcome.result === 'ok' || outcome.result === 'client_error') {
-        outcome.held = peeked.held;
-        outcome.rest = body;
-        outcome.sse = outcome.result === 'ok';
-      } else {
-        body.destroy();
-      }
-      return;
+  if (first === 'first_event') {
+    const peeked = await peekFirstEvent(body, spec.maxResponseBytes);
+    const verdict = classifyAttempt(spec, statusCode, headers, peeked.seen, now);
+    apply(outcome, verdict);
+    if (verdict.result === 'ok' || verdict.result === 'client_error') {
+      outcome.held = peeked.held;
+      outcome.rest = body;
+      outcome.sse = verdict.result === 'ok';
+    } else {
+      body.destroy();
     }
-    if (type !== 'application/json') {
-      outcome.result = 'invalid_response';
-      outcome.detail = `unexpected content-type ${type || '(none)'}`;
-      discard(body);
-      return;
-    }
-    const bytes = await readBounded(body, spec.maxResponseBytes);
-    if (bytes === undefined) {
-      outcome.result = 'invalid_response';
-      outcome.detail = 'JSON body exceeds MAX_RESPONSE_BYTES';
-      return;
-    }
-    const verdict = verifyJsonBody(bytes, model, spec.matches);
-    outcome.result = verdict.result;
-    outcome.detail = detailOf(verdict);
-    outcome.servedModel = verdict.servedModel;
-    if (verdict.result === 'ok') outcome.held = [bytes];
     return;
   }
-  if (status === 'not_found') {
-    const bytes = await readBounded(body, NOT_FOUND_BODY_LIMIT);
-    if (bytes !== undefined && namesRequestedModel(bytes, model)) {
-      outcome.result = 'model_not_found';
-      return;
-    }
-    outcome.result = 'client_error';
+  const limit = first === 'json_body' ? spec.maxResponseBytes : ERROR_BODY_LIMIT;
+  const bytes = await readBounded(body, limit);
+  const seen: Seen = bytes ?? TOO_LARGE;
+  const verdict = classifyAttempt(spec, statusCode, headers, seen, now);
+  apply(outcome, verdict);
+  // A verified JSON answer; a 404 or 429 the client may get (a dropped one has no body left).
+  if (first === 'json_body' ? verdict.result === 'ok' : verdict.result !== 'model_not_found') {
     outcome.held = bytes === undefined ? [] : [bytes];
-    return;
   }
-  outcome.result = status;
-  if (status === 'client_error') {
-    outcome.rest = body;
-    return;
-  }
-  outcome.detail = `status ${statusCode}`;
-  if (status === 'rate_limited') {
-    outcome.retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
-    // Kept: a Retry-After longer than the time left sends this 429 to the client as it came.
-    const bytes = await readBounded(body, NOT_FOUND_BODY_LIMIT);
-    outcome.held = bytes === undefined ? [] : [bytes];
-    return;
-  }
-  discard(body);
 }
 
-function contentType(headers: IncomingHttpHeaders): string {
-  const value = headers['content-type'];
-  if (value === undefined) return '';
-  const semi = value.indexOf(';');
-  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-}
-
-function detailOf(verdict: { servedModel?: string; detail?: string }): string | undefined {
-  return verdict.servedModel !== undefined ? `answered by ${verdict.servedModel}` : verdict.detail;
+function apply(outcome: AttemptOutcome, verdict: Verdict): void {
+  outcome.result = verdict.result;
+  outcome.detail = verdict.detail;
+  outcome.servedModel = verdict.servedModel;
+  outcome.retryAfterMs = verdict.retryAfterMs;
 }
 
 /** Frees an outcome's unread body when the loop will not deliver it. */
@@ -228,6 +183,6 @@ export function discardOutcome(outcome: AttemptOutcome): void {
 
 /** Reads a small error body to the end so its keep-alive socket can be reused; big ones are dropped. */
 function discard(body: Readable & { dump?: (opts?: { limit: number }) => Promise<void> }): void {
-  if (body.dump) body.dump({ limit: NOT_FOUND_BODY_LIMIT }).catch(() => {});
+  if (body.dump) body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => {});
   else body.destroy();
 }

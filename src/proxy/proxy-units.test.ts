@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { classifyAttempt, createModelMatcher } from '../verify/index.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { StreamTail } from './stream-tail.ts';
 import { toUpstreamPath } from './target-path.ts';
-import { classifyUpstreamError } from './upstream-error.ts';
 
 test('paths: only /v1 under the upstream base path, query kept', () => {
   assert.equal(toUpstreamPath('/v1/chat/completions', ''), '/v1/chat/completions');
@@ -128,6 +128,13 @@ test('stream tail: tells a finished stream from a cut one, across tiny chunks', 
   between.push(Buffer.from('data: {"a":1}\n\n'));
   assert.equal(between.done, false);
 });
+
+/** The result of an attempt that failed with `error` before any response. */
+function classifyUpstreamError(error: unknown): string {
+  const expect = { model: 'm', matches: createModelMatcher(new Map()) };
+  return classifyAttempt(expect, 0, undefined, { kind: 'failed', error, timedOut: false, capped: false }, 0)
+    .result;
+}
 
 test('upstream errors are classified by code, never by message', () => {
   assert.equal(

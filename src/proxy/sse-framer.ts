@@ -1,6 +1,5 @@
-const LF = 0x0a;
-const CR = 0x0d;
-const NONE = -1;
+import { byteBeforeLast, lastByte, lastEventEnd, NONE } from '../verify/index.ts';
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -18,9 +17,10 @@ export const DEFAULT_MAX_EVENT_BYTES = 16 * 1_048_576;
  * dispatch a broken `data:` line (the openai SDK then throws "malformed server-sent event JSON"
  * and never sees the error). The bytes that do go out are the upstream's, unchanged.
  *
- * Each byte is scanned once (the held chunks are kept as they came, with the two bytes before the
- * new chunk as context), and what is held is bounded: once the unfinished event passes
- * `maxEventBytes`, `overflowed` is true and the caller ends the stream.
+ * Event ends are the shared SSE grammar's (`lastEventEnd` of `sse-events.ts`, which the first-event
+ * peek and the stream tail use too). Each byte is scanned once (the held chunks are kept as they
+ * came, with the two bytes before the new chunk as context), and what is held is bounded: once the
+ * unfinished event passes `maxEventBytes`, `overflowed` is true and the caller ends the stream.
  */
 export class SseFramer {
   /** The largest unfinished event held; past it, `overflowed`. */
@@ -39,8 +39,8 @@ export class SseFramer {
   push(chunk: Buffer): Buffer {
     if (chunk.length === 0) return EMPTY;
     const end = lastEventEnd(chunk, this.#prev1, this.#prev2);
-    this.#prev2 = chunk.length > 1 ? (chunk[chunk.length - 2] as number) : this.#prev1;
-    this.#prev1 = chunk[chunk.length - 1] as number;
+    this.#prev2 = byteBeforeLast(chunk, this.#prev1, this.#prev2);
+    this.#prev1 = lastByte(chunk, this.#prev1);
     if (end === 0) {
       this.#pending.push(chunk);
       this.#pendingBytes += chunk.length;
@@ -78,27 +78,4 @@ export class SseFramer {
     this.#pendingBytes = 0;
     return pending;
   }
-}
-
-/**
- * Index just past the last blank line in `bytes` (0 when there is none), where `prev1` and `prev2`
- * are the two bytes before it. Lines end in CRLF, LF or CR (WHATWG HTML, server-sent events); a
- * blank line is a line end right after another one. Scanned from the end: in a healthy stream the
- * chunk ends with its boundary, so this costs a couple of steps.
- */
-function lastEventEnd(bytes: Buffer, prev1: number, prev2: number): number {
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    const c = bytes[i];
-    if (c !== LF && c !== CR) continue;
-    const before = i >= 1 ? (bytes[i - 1] as number) : prev1;
-    if (c === CR) {
-      if (before === CR || before === LF) return i + 1;
-    } else if (before === LF) {
-      return i + 1;
-    } else if (before === CR) {
-      const twoBefore = i >= 2 ? (bytes[i - 2] as number) : i === 1 ? prev1 : prev2;
-      if (twoBefore === LF || twoBefore === CR) return i + 1;
-    }
-  }
-  return 0;
 }

@@ -1,47 +1,40 @@
 import type { Readable } from 'node:stream';
-import type { SseFirstEventPeek, Verdict } from '../verify/index.ts';
+import { NO_EVENT, SseFirstEvent, STREAM_ENDED, type Unread } from '../verify/index.ts';
 
-/** The first event's verdict and every byte read to reach it, to be sent first if it passes. */
+/** The first event's data (or why there is none) and every byte read to reach it. */
 export interface PeekedStream {
-  verdict: Verdict;
+  /** The data of the first event that carries any, for `classifyAttempt`. */
+  seen: string | Unread;
   held: Buffer[];
 }
 
-const ENDED_EARLY: Verdict = { result: 'invalid_response', detail: 'stream ended before the first event' };
-
 /**
- * Reads an SSE body until `peek` has judged its first data event, then pauses it: nothing is
- * forwarded before the model is known, and the rest is left in the socket for the caller to pipe.
- * Held bytes are bounded by `limit` (an endless prelude of comments is an invalid response).
+ * Reads an SSE body until its first event that carries data is complete, then pauses it: nothing
+ * is forwarded before the model is known, and the rest is left in the socket for the caller to
+ * pipe. Held bytes are bounded by `limit` (an endless prelude of comments is an invalid response).
  */
-export function peekFirstEvent(
-  body: Readable,
-  peek: SseFirstEventPeek,
-  limit: number,
-): Promise<PeekedStream> {
+export function peekFirstEvent(body: Readable, limit: number): Promise<PeekedStream> {
   return new Promise((resolve, reject) => {
+    const first = new SseFirstEvent();
     const held: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       held.push(chunk);
       size += chunk.length;
-      const verdict = peek.feed(chunk);
-      if (verdict !== undefined) {
+      const data = first.feed(chunk);
+      if (data !== undefined) {
         body.pause();
         cleanup();
-        resolve({ verdict, held });
+        resolve({ seen: data, held });
       } else if (size > limit) {
         cleanup();
         body.destroy();
-        resolve({
-          verdict: { result: 'invalid_response', detail: 'no event within the response size limit' },
-          held,
-        });
+        resolve({ seen: NO_EVENT, held });
       }
     };
     const onEnd = () => {
       cleanup();
-      resolve({ verdict: ENDED_EARLY, held });
+      resolve({ seen: STREAM_ENDED, held });
     };
     const onError = (error: Error) => {
       cleanup();

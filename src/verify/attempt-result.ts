@@ -16,12 +16,15 @@ export const ATTEMPT_RESULTS = [
 
 export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
 
-/** The verdict on a response body: its result, and the model that answered when one was read. */
+/** The verdict on an attempt (`classifyAttempt`): its result, and what the retry loop and logs need. */
 export interface Verdict {
   readonly result: AttemptResult;
+  /** The model that answered instead of the requested one (`model_mismatch`). */
   readonly servedModel?: string;
-  /** Why a body was judged invalid, for logs. */
+  /** Why, for logs: a failed attempt's status, error code or what was wrong with its body. */
   readonly detail?: string;
+  /** A 429's `Retry-After`, in milliseconds from when its headers arrived. */
+  readonly retryAfterMs?: number;
 }
 
 /**

@@ -1,77 +1,64 @@
-import { createParser, type EventSourceParser } from 'eventsource-parser';
-import type { AttemptResult, Verdict } from './attempt-result.ts';
-import type { ModelMatcher } from './model-matcher.ts';
-import { quotesModel } from './not-found-body.ts';
-
-const OK: Verdict = { result: 'ok' };
+import { bomLength, byteBeforeLast, eventData, lastByte, NONE, nextEventEnd } from './sse-events.ts';
 
 /**
- * Finds the first SSE event that carries data in a stream fed chunk by chunk, and judges it.
- * Comment lines (`: ping`), events split across chunks and `\r\n` line ends are the parser's job
- * (eventsource-parser follows the WHATWG algorithm). One instance per attempt.
+ * Finds the first SSE event that carries data in a stream fed chunk by chunk, with the shared
+ * grammar of `sse-events.ts` (comments, `id:` / `retry:` lines, CR / LF / CRLF, a BOM, events
+ * split anywhere). What that data means is the classifier's business (`classifyAttempt`). One
+ * instance per attempt; chunks are read, never copied, unless an event spans several of them.
  */
-export class SseFirstEventPeek {
-  readonly #decoder = new TextDecoder();
-  readonly #parser: EventSourceParser;
-  readonly #requested: string;
-  readonly #matches: ModelMatcher;
-  #verdict: Verdict | undefined;
+export class SseFirstEvent {
+  /** The two bytes before the next chunk. */
+  #p1 = NONE;
+  #p2 = NONE;
+  /** The unfinished event's bytes from earlier chunks (views, no copies); usually none. */
+  #parts: Buffer[] | undefined;
+  #partsBytes = 0;
+  /** No event has ended yet: a BOM may still open the stream. */
+  #first = true;
+  #data: string | undefined;
 
-  constructor(requested: string, matches: ModelMatcher) {
-    this.#requested = requested;
-    this.#matches = matches;
-    this.#parser = createParser({
-      onEvent: (event) => {
-        if (this.#verdict === undefined && event.data !== '') this.#verdict = this.#judge(event.data);
-      },
-    });
-  }
-
-  /** Feeds one chunk; returns the verdict once the first data event is complete. */
-  feed(chunk: Uint8Array): Verdict | undefined {
-    if (this.#verdict === undefined) this.#parser.feed(this.#decoder.decode(chunk, { stream: true }));
-    return this.#verdict;
-  }
-
-  #judge(data: string): Verdict {
-    if (data === '[DONE]') return { result: 'invalid_response', detail: 'stream ended before any data' };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data);
-    } catch {
-      return { result: 'invalid_response', detail: 'first event is not JSON' };
+  /** Feeds one chunk; returns the first event's data once that event is complete. */
+  feed(chunk: Buffer): string | undefined {
+    if (this.#data !== undefined) return this.#data;
+    let start = 0;
+    for (;;) {
+      const end = nextEventEnd(chunk, start, this.#p1, this.#p2);
+      if (end < 0) break;
+      const data = this.#dataOf(chunk, start, end);
+      start = end;
+      if (data !== '') {
+        this.#data = data;
+        return data;
+      }
     }
-    if (parsed === null || typeof parsed !== 'object') {
-      return { result: 'invalid_response', detail: 'first event is not a JSON object' };
+    if (start < chunk.length) {
+      const rest = start === 0 ? chunk : chunk.subarray(start);
+      if (this.#parts === undefined) this.#parts = [rest];
+      else this.#parts.push(rest);
+      this.#partsBytes += rest.length;
     }
-    const { model, error } = parsed as { model?: unknown; error?: unknown };
-    if (error !== undefined && error !== null) return { result: inBandErrorResult(error, this.#requested) };
-    if (this.#matches(this.#requested, model)) return OK;
-    if (typeof model !== 'string') return { result: 'invalid_response', detail: 'first event has no model' };
-    return { result: 'model_mismatch', servedModel: model };
+    this.#p2 = byteBeforeLast(chunk, this.#p1, this.#p2);
+    this.#p1 = lastByte(chunk, this.#p1);
+    return undefined;
   }
-}
 
-/**
- * vLLM reports failures after a 200 as `data: {"error":{"message","type","code"}}`, read as the
- * same error sent as a status would be (classifyStatus, namesRequestedModel): a not-found naming
- * the requested model is a routing miss, any other not-found and any other 4xx are the client's
- * problem (passed through as they are, issue 10), 429 is rate limiting, anything else a server
- * failure worth another attempt.
- */
-function inBandErrorResult(error: unknown, requested: string): AttemptResult {
-  const { code, type, message } = (typeof error === 'object' ? error : {}) as {
-    code?: unknown;
-    type?: unknown;
-    message?: unknown;
-  };
-  const status = typeof code === 'number' ? code : Number(code);
-  if (status === 404 || type === 'NotFoundError') {
-    return typeof message === 'string' && quotesModel(message, requested)
-      ? 'model_not_found'
-      : 'client_error';
+  /** The data of the event that ends at `chunk[end - 1]` and began after `start` (or earlier). */
+  #dataOf(chunk: Buffer, start: number, end: number): string {
+    let bytes = chunk;
+    let from = start;
+    let to = end;
+    if (this.#parts !== undefined) {
+      this.#parts.push(chunk.subarray(start, end));
+      bytes = Buffer.concat(this.#parts, this.#partsBytes + end - start);
+      from = 0;
+      to = bytes.length;
+      this.#parts = undefined;
+      this.#partsBytes = 0;
+    }
+    if (this.#first) {
+      this.#first = false;
+      from += bomLength(bytes, from, to);
+    }
+    return eventData(bytes, from, to);
   }
-  if (status === 429) return 'rate_limited';
-  if (status >= 400 && status < 500) return 'client_error';
-  return 'upstream_5xx';
 }

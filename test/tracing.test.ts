@@ -226,6 +226,8 @@ describe('a stream through the simulator', () => {
     const attempts = childrenOf(spans, server);
     const committed = attempts.at(-1) as ReceivedSpan;
     assert.equal(committed.attributes['error.type'], undefined);
+    assert.equal(committed.attributes['gen_ai.response.model'], model);
+    assert.match(String(committed.attributes['gen_ai.response.id']), /./);
     assert.equal(committed.attributes['http.response.status_code'], 200);
     // The committed attempt covers the stream, not only its first event.
     assert.ok(committed.endTimeUnixNano > firstByte.timeUnixNano);

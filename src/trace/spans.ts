@@ -11,6 +11,7 @@ import {
 import type { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { RequestRecord, Upstream } from '../events.ts';
 import type { AttemptOutcome } from '../proxy/attempt.ts';
+import { SseFirstEvent } from '../verify/index.ts';
 import { answerFieldsOf } from './answer-fields.ts';
 import {
   ATTR_BACKSTOP_ATTEMPT,
@@ -154,6 +155,20 @@ export class OtelRequestTrace implements RequestTrace {
   }
 }
 
+function jsonOf(held: Buffer[]): string {
+  return (held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held)).toString();
+}
+
+/** The data of a verified stream's first event, read with the one SSE parser (src/verify). */
+function firstEventData(held: Buffer[]): string {
+  const first = new SseFirstEvent();
+  for (const chunk of held) {
+    const data = first.feed(chunk);
+    if (data !== undefined) return data;
+  }
+  return '';
+}
+
 /** The CLIENT span of one upstream attempt. */
 class OtelAttemptTrace implements AttemptTrace {
   #ended = false;
@@ -189,11 +204,11 @@ class OtelAttemptTrace implements AttemptTrace {
     if (outcome.result === 'ok' && !outcome.clientGone) this.#answered(outcome);
   }
 
-  /** The GenAI response attributes of a verified answer. */
+  /** The GenAI response attributes of a verified answer: its JSON body, or its stream's first event. */
   #answered(outcome: AttemptOutcome): void {
     const held = outcome.held;
-    if (held === undefined || held.length === 0 || outcome.sse) return;
-    const fields = answerFieldsOf((held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held)).toString());
+    if (held === undefined || held.length === 0) return;
+    const fields = answerFieldsOf(outcome.sse ? firstEventData(held) : jsonOf(held));
     if (fields === undefined) return;
     const span = this.span;
     if (fields.model !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, fields.model);

@@ -1,6 +1,6 @@
-import { createDispatcher } from './clients/attempt.ts';
-import { startBackstop, startSim } from './processes.ts';
-import { progressLine } from './report/console.ts';
+import { createDispatcher } from './load/clients/attempt.ts';
+import { startBackstop, startSim } from './processes/simulator.ts';
+import { progressLine } from './reports/console.ts';
 import type { BenchOptions, RunContext } from './scenarios/types.ts';
 
 /**

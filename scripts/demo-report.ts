@@ -1,4 +1,4 @@
-import { fmtMs, fmtNum, fmtPct } from '../bench/report/format.ts';
+import { fmtMs, fmtNum, fmtPct } from '../bench/reports/format.ts';
 import type { DemoPath, DemoSample, PathStats } from './demo-run.ts';
 
 /** What `npm run demo` prints for people. Everything goes to process.stdout (a script, not src/). */

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { sendAttempt } from '../bench/clients/attempt.ts';
-import type { Workload } from '../bench/clients/types.ts';
-import { percentile } from '../bench/stats.ts';
+import { sendAttempt } from '../bench/load/clients/attempt.ts';
+import type { Workload } from '../bench/load/clients/types.ts';
+import { percentile } from '../bench/statistics/stats.ts';
 
 /** The two ways the demo reaches the gateway. */
 export type DemoPath = 'direct' | 'backstop';

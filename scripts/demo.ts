@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
-import { type BackstopHandle, startBackstop } from '../bench/processes.ts';
+import { type BackstopHandle, startBackstop } from '../bench/processes/simulator.ts';
 import { DEFAULT_MODELS, startSimulator } from '../src/simulator/index.ts';
 import { closing, modelTable, progress } from './demo-report.ts';
 import { type DemoPath, type DemoSample, type PathStats, pathStats, runPath } from './demo-run.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { aggregate, mlperfVerdict } from '../bench/aggregate.ts';
-import type { RequestSample } from '../bench/clients/types.ts';
-import { cdfPoints, distribution, mean, percentile, ratio, summarize } from '../bench/stats.ts';
+import type { RequestSample } from '../bench/load/clients/types.ts';
+import { aggregate, mlperfVerdict } from '../bench/statistics/aggregate.ts';
+import { cdfPoints, distribution, mean, percentile, ratio, summarize } from '../bench/statistics/stats.ts';
 
 // Hand-computed values: linear interpolation between closest ranks, h = (n - 1) * p / 100.
 describe('bench stats: percentiles', () => {

@@ -1,11 +1,11 @@
 import { DEFAULT_FAULTS } from '../../src/simulator/index.ts';
-import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { directClient } from '../clients/direct.ts';
-import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
-import { runClosedPhase } from './phase.ts';
-import { short } from './retry-tax.ts';
-import { threePaths } from './three-paths.ts';
+import { backstopClient } from '../load/clients/backstop.ts';
+import { directClient } from '../load/clients/direct.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { PathClient, RequestSample, Workload } from '../load/clients/types.ts';
+import { runClosedPhase } from '../load/phase.ts';
+import { aggregate } from '../statistics/aggregate.ts';
+import { short } from '../statistics/retry-tax.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
 interface SimCounts {

@@ -1,10 +1,10 @@
-import { aggregate } from '../aggregate.ts';
-import type { RequestSample, Workload } from '../clients/types.ts';
-import { summarize } from '../stats.ts';
-import { runOpenPhase } from './phase.ts';
-import { ms, short } from './retry-tax.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { RequestSample, Workload } from '../load/clients/types.ts';
+import { runOpenPhase } from '../load/phase.ts';
+import { aggregate } from '../statistics/aggregate.ts';
+import { ms, short } from '../statistics/retry-tax.ts';
+import { summarize } from '../statistics/stats.ts';
 import { skipped } from './skipped.ts';
-import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
 /**

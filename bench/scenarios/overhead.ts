@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LoadResult, runLoad } from '../autocannon-run.ts';
-import { findNginx, type NginxHandle, startNginx } from '../nginx.ts';
-import { runPacedLoad } from '../paced-load.ts';
-import { startMeter, type Usage } from '../proc-meter.ts';
-import { type BackstopHandle, startBackstop } from '../processes.ts';
-import { type ProfileSummary, readProfile } from '../profile.ts';
-import { ratio } from '../stats.ts';
-import { ms } from './retry-tax.ts';
+import { type LoadResult, runLoad } from '../load/autocannon-run.ts';
+import { runPacedLoad } from '../load/paced-load.ts';
+import { findNginx, type NginxHandle, startNginx } from '../processes/nginx.ts';
+import { startMeter, type Usage } from '../processes/proc-meter.ts';
+import { type BackstopHandle, startBackstop } from '../processes/simulator.ts';
+import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
+import { ms } from '../statistics/retry-tax.ts';
+import { ratio } from '../statistics/stats.ts';
 import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
 
 /** The bars for the relay cost. */

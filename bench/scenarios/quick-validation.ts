@@ -1,11 +1,11 @@
-import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import type { RequestSample, Workload } from '../clients/types.ts';
-import { startMeter } from '../proc-meter.ts';
-import { findings, usageOf } from './findings.ts';
-import { runClosedPhase } from './phase.ts';
-import { retryTax } from './retry-tax.ts';
-import { threePaths } from './three-paths.ts';
+import { backstopClient } from '../load/clients/backstop.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { RequestSample, Workload } from '../load/clients/types.ts';
+import { runClosedPhase } from '../load/phase.ts';
+import { startMeter } from '../processes/proc-meter.ts';
+import { aggregate } from '../statistics/aggregate.ts';
+import { findings, usageOf } from '../statistics/findings.ts';
+import { retryTax } from '../statistics/retry-tax.ts';
 import type { RunContext, ScenarioResult } from './types.ts';
 
 /**

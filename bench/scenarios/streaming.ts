@@ -1,13 +1,13 @@
-import { aggregate, type PathModelStats } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { directClient } from '../clients/direct.ts';
-import type { RequestSample, Workload } from '../clients/types.ts';
-import { startMeter } from '../proc-meter.ts';
-import { ratio, summarize } from '../stats.ts';
-import { findings, usageOf } from './findings.ts';
-import { runClosedPhase, runOpenPhase } from './phase.ts';
-import { ms, retryTax } from './retry-tax.ts';
-import { threePaths } from './three-paths.ts';
+import { backstopClient } from '../load/clients/backstop.ts';
+import { directClient } from '../load/clients/direct.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { RequestSample, Workload } from '../load/clients/types.ts';
+import { runClosedPhase, runOpenPhase } from '../load/phase.ts';
+import { startMeter } from '../processes/proc-meter.ts';
+import { aggregate, type PathModelStats } from '../statistics/aggregate.ts';
+import { findings, usageOf } from '../statistics/findings.ts';
+import { ms, retryTax } from '../statistics/retry-tax.ts';
+import { ratio, summarize } from '../statistics/stats.ts';
 import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
 
 /** The scale run's stream shape, from the issue: 50 tokens, 20 ms apart. */

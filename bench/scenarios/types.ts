@@ -1,10 +1,10 @@
 import type { Agent } from 'undici';
-import type { PathModelStats } from '../aggregate.ts';
-import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
-import type { Usage } from '../proc-meter.ts';
-import type { SimHandle, SimOptions } from '../processes.ts';
-import type { ProfileSummary } from '../profile.ts';
-import type { Series } from '../report/svg-charts.ts';
+import type { PathClient, RequestSample, Workload } from '../load/clients/types.ts';
+import type { Usage } from '../processes/proc-meter.ts';
+import type { SimHandle, SimOptions } from '../processes/simulator.ts';
+import type { Series } from '../reports/svg-charts.ts';
+import type { PathModelStats } from '../statistics/aggregate.ts';
+import type { ProfileSummary } from '../statistics/profile.ts';
 
 export const SCENARIOS = [
   'quick_validation',

@@ -1,7 +1,7 @@
-import type { PathModelStats } from '../aggregate.ts';
-import type { Usage } from '../proc-meter.ts';
-import { ratio } from '../stats.ts';
+import type { Usage } from '../processes/proc-meter.ts';
+import type { PathModelStats } from './aggregate.ts';
 import { ms, short } from './retry-tax.ts';
+import { ratio } from './stats.ts';
 
 /** backstop's measured CPU and RSS, with CPU per request. */
 export function usageOf(

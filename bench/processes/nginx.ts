@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childPids } from './proc-meter.ts';
-import { freePort } from './processes.ts';
+import { freePort } from './simulator.ts';
 
 /**
  * nginx as the relay-cost yardstick of the `overhead` scenario: one worker, keep-alive to the

@@ -1,4 +1,4 @@
-import type { PathName, RequestSample } from './clients/types.ts';
+import type { PathName, RequestSample } from '../load/clients/types.ts';
 import { distribution, mean, type Summary, summarize } from './stats.ts';
 
 /** MLPerf's standard (server) workload bars the seed checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */

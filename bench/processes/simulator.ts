@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 /** The processes a run starts: the embedded simulator, backstop and nginx, all on 127.0.0.1. */
 
 const SIM_CHILD = fileURLToPath(new URL('./sim-child.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BACKSTOP_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BACKSTOP_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** The V8 flags backstop ships with (package.json `start`, the manifests' NODE_OPTIONS). */
 const BACKSTOP_NODE_FLAGS = ['--max-semi-space-size=8'];
 

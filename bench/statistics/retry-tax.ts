@@ -1,6 +1,6 @@
-import type { PathModelStats } from '../aggregate.ts';
-import { ratio } from '../stats.ts';
-import type { Ratio, Target } from './types.ts';
+import type { Ratio, Target } from '../scenarios/types.ts';
+import type { PathModelStats } from './aggregate.ts';
+import { ratio } from './stats.ts';
 
 /** Issue 9's bar: backstop's TTFT p95 under misroutes within 1.05x of the same gateway without them. */
 export const RETRY_TAX_BAR = 1.05;

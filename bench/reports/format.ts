@@ -1,4 +1,4 @@
-import type { PathModelStats } from '../aggregate.ts';
+import type { PathModelStats } from '../statistics/aggregate.ts';
 
 /** Number formatting shared by the markdown, console and HTML writers. */
 

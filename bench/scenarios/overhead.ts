@@ -1,10 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BackstopProcess } from '../../test/support/backstop-process.ts';
 import { type LoadResult, runLoad } from '../load/autocannon-run.ts';
 import { runPacedLoad } from '../load/paced-load.ts';
+import { startShippedBackstop } from '../processes/backstop.ts';
 import { findNginx, type NginxHandle, startNginx } from '../processes/nginx.ts';
 import { startMeter, type Usage } from '../processes/proc-meter.ts';
-import { type BackstopHandle, startBackstop } from '../processes/simulator.ts';
 import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
 import { ms } from '../statistics/retry-tax.ts';
 import { ratio } from '../statistics/stats.ts';
@@ -269,9 +270,9 @@ async function profileBackstop(
   maxTokens: number,
 ): Promise<ProfileSummary | undefined> {
   const progress = ctx.progress('overhead: CPU profile of backstop under load', 0);
-  let bs: BackstopHandle | undefined;
+  let bs: BackstopProcess | undefined;
   try {
-    bs = await startBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
+    bs = await startShippedBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
     await runLoad({ url: bs.url, models: ctx.opts.models, maxTokens, durationS: 5, connections });
     await bs.stop();
     const file = readdirSync(ctx.outDir).find((f) => f.endsWith('.cpuprofile'));

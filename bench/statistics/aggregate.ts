@@ -1,4 +1,5 @@
 import type { PathName, RequestSample } from '../load/clients/types.ts';
+import { fmtMsProse, fmtPct } from '../reports/format.ts';
 import { distribution, mean, type Summary, summarize } from './stats.ts';
 
 /** MLPerf's standard (server) workload bars the seed checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */
@@ -36,19 +37,15 @@ export function mlperfVerdict(
   successRate: number,
 ): PathModelStats['mlperf'] {
   const reasons: string[] = [];
-  if (!(ttftP95 <= MLPERF.ttftP95Ms)) reasons.push(`TTFT p95 ${fmtMs(ttftP95)} > 2 s`);
+  if (!(ttftP95 <= MLPERF.ttftP95Ms)) reasons.push(`TTFT p95 ${fmtMsProse(ttftP95)} > 2 s`);
   if (Number.isFinite(tpotP95) && tpotP95 > MLPERF.tpotP95Ms)
-    reasons.push(`TPOT p95 ${fmtMs(tpotP95)} > 100 ms`);
-  if (successRate < 1) reasons.push(`${(successRate * 100).toFixed(0)}% success`);
+    reasons.push(`TPOT p95 ${fmtMsProse(tpotP95)} > 100 ms`);
+  if (successRate < 1) reasons.push(`${fmtPct(successRate)} success`);
   if (reasons.length > 0) return { verdict: 'FAIL', reason: reasons.join('; ') };
   return {
     verdict: 'PASS',
     reason: Number.isFinite(tpotP95) ? 'TTFT and TPOT within bars' : 'TTFT within bar (TPOT needs streaming)',
   };
-}
-
-function fmtMs(ms: number): string {
-  return Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : 'n/a';
 }
 
 /**

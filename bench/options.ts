@@ -51,11 +51,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency N      in flight per path (default 10); overhead: connections at saturation (default 64)
   --streams N          concurrent streams in the streaming scale run (default 2000)
   --max-tokens N       default 15 (streaming: 50)
-  --api NAME           completions | chat (default completions, as the seed)
+  --api NAME           completions | chat (default completions, as the report)
   --seed N             simulator seed (default 42)
   --time-scale X       embedded simulator timing: 1 = T4 (default), 0.01 = 100x faster
-  --loop-sleep-ms N    the client loop's sleep between attempts (default 2000, the seed's)
-  --timeout-ms N       per-attempt limit of the bench client (default 25000, the seed's curl --max-time)
+  --loop-sleep-ms N    the client loop's sleep between attempts (default 2000, the report's)
+  --timeout-ms N       per-attempt limit of the bench client (default 25000, the report's curl --max-time)
   --backstop-env K=V   extra environment for the backstop the suite starts (repeatable)
   --no-profile         skip the CPU profile of backstop in the overhead scenario
   --out DIR            write report.{md,json,html} here (default bench/results/<timestamp>-<scenario>/)

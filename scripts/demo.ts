@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the README's quick start. Starts the embedded Pattern 2 gateway simulator and a
- * backstop in front of it, sends the seed's test (50 completions, 25 per model, max_tokens 15)
+ * backstop in front of it, sends the report's test (50 completions, 25 per model, max_tokens 15)
  * straight to the gateway and then through backstop, and prints per model the success rate,
  * attempts and latency of both paths. The processes, the requests and the clients are the bench's
  * (its quick validation, bench/scenarios/quick-validation.ts). Run with --help for the options.
@@ -22,7 +22,7 @@ backstop in front of it, sends the same requests straight to the gateway and thr
 and prints success, attempts and latency per model.
 
   --requests N      requests per path, alternating the two models (default 50)
-  --concurrency N   requests in flight per path (default 10; the seed sent one at a time,
+  --concurrency N   requests in flight per path (default 10; the report sent one at a time,
                     which at ~2 s per answer would take minutes)
   --time-scale X    simulator speed: 1 = T4 timing (default), 0.01 = 100x faster
   --seed N          simulator seed (default 42)

@@ -72,7 +72,7 @@ function fixture(): RunReport {
     scenarios: [
       {
         name: 'quick_validation',
-        title: 'Quick validation (the seed test)',
+        title: "Quick validation (the report's test)",
         summary: 'fixture',
         config: {},
         wallMs: 60_000,

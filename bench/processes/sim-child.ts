@@ -1,5 +1,5 @@
 /**
- * Runs the embedded simulator in its own process for the suite (bench/processes.ts), so the
+ * Runs the embedded simulator in its own process for the suite (processes/simulator.ts), so the
  * gateway's event loop never shares a thread with the clients that time it. Speaks to its parent
  * over the IPC channel: `{ id, op, arg }` in, `{ id, result | error }` out.
  */

@@ -2,7 +2,7 @@ import type { PathModelStats } from '../statistics/aggregate.ts';
 
 /** Number formatting shared by the markdown, console and HTML writers and the scenarios' prose. */
 
-/** Milliseconds as the seed printed them: whole ms above 100, more digits below; `-` when absent. */
+/** Milliseconds as the report printed them: whole ms above 100, more digits below; `-` when absent. */
 export function fmtMs(value: number): string {
   if (!Number.isFinite(value)) return '-';
   if (value >= 100) return `${value.toFixed(0)}ms`;

@@ -17,7 +17,7 @@ interface SimCounts {
  * another, because the picker reads the pods' load and paths sharing the gateway would change each
  * other's odds.
  * 1. Load-correlated: both models near their pods' concurrency (2 x max_num_seqs in flight), so a
- *    busy model's requests keep landing on the idle other pod: direct, the seed's client loop and
+ *    busy model's requests keep landing on the idle other pod: direct, the report's client loop and
  *    backstop, with upstream requests per client request from the simulator's own count.
  * 2. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
  *    only; the other model must be unaffected.

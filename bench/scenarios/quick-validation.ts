@@ -9,10 +9,10 @@ import { findings, usageOf } from '../statistics/findings.ts';
 import { retryTax } from '../statistics/retry-tax.ts';
 import type { RunContext, ScenarioResult } from './types.ts';
 
-/** The size of the seed's test: 50 requests per path, 10 in flight (see below), max_tokens 15. */
+/** The size of the report's test: 50 requests per path, 10 in flight (see below), max_tokens 15. */
 export const QUICK_VALIDATION = { requests: 50, concurrency: 10, maxTokens: 15 } as const;
 
-/** The seed's request: a non-streaming completion (or chat, `--api`), max_tokens 15 unless `--max-tokens`. */
+/** The report's request: a non-streaming completion (or chat, `--api`), max_tokens 15 unless `--max-tokens`. */
 export function quickWorkload(opts: BenchOptions): Workload {
   return {
     api: opts.api,
@@ -50,8 +50,8 @@ export async function runPathsInTurn(
 }
 
 /**
- * The seed's test: 50 non-streaming requests, 25 per model, max_tokens 15, through each path.
- * The seed ran requests one after another; at 2 s per attempt and 2 s loop sleeps that takes
+ * The report's test: 50 non-streaming requests, 25 per model, max_tokens 15, through each path.
+ * The report's script sent one request at a time; at 2 s per attempt and 2 s loop sleeps that takes
  * minutes, so each path keeps `concurrency` (default 10) requests in flight. The paths run one
  * after another (`runPathsInTurn`). On the embedded simulator a last phase repeats `backstop` with
  * misroutes off at the same load: the reference for the retry tax (issue 9: at most 1.05x).
@@ -86,7 +86,7 @@ export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> 
   const backstopRequests = samples.filter((s) => s.path === 'backstop').length;
   return {
     name: 'quick_validation',
-    title: 'Quick validation (the seed test)',
+    title: "Quick validation (the report's test)",
     summary:
       `${requests} non-streaming requests per path (${Math.ceil(requests / opts.models.length)} per model), ` +
       `max_tokens ${w.maxTokens}, ${concurrency} in flight per path, one path after another against ` +

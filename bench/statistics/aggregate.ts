@@ -2,7 +2,7 @@ import type { PathName, RequestSample } from '../load/clients/types.ts';
 import { fmtMsProse, fmtPct } from '../reports/format.ts';
 import { distribution, mean, type Summary, summarize } from './stats.ts';
 
-/** MLPerf's standard (server) workload bars the seed checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */
+/** MLPerf's standard (server) workload bars the report checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */
 export const MLPERF = { ttftP95Ms: 2000, tpotP95Ms: 100 } as const;
 
 /** Everything the report shows for one path and one model. */
@@ -17,7 +17,7 @@ export interface PathModelStats {
   attemptsDistribution: Array<[attempts: number, count: number]>;
   /** Successful requests only: a wrong-model answer has no meaningful first token. */
   ttft: Summary;
-  /** The seed's TTFT: the last attempt alone. */
+  /** The report's TTFT: the last attempt alone. */
   lastAttemptTtft: Summary;
   e2e: Summary;
   /** Streaming only (count 0 otherwise). */

@@ -16,8 +16,8 @@ export function usageOf(
 }
 
 /**
- * The "Key findings" of a path comparison, in the seed report's order: success with and without
- * retries, what the retries cost, and what the seed's own TTFT left out.
+ * The "Key findings" of a path comparison, in the report's order: success with and without
+ * retries, what the retries cost, and what the report's own TTFT left out.
  */
 export function findings(stats: readonly PathModelStats[]): string[] {
   const out: string[] = [];
@@ -52,8 +52,8 @@ export function findings(stats: readonly PathModelStats[]): string[] {
     );
     if (loop.attemptsMean > 1.05 && Number.isFinite(loop.lastAttemptTtft.p95)) {
       out.push(
-        `${shortModel(bs.model)}: timed the seed's way (last attempt only) the client loop's TTFT p95 would read ` +
-          `${fmtMsProse(loop.lastAttemptTtft.p95)}; the user waited ${fmtMsProse(loop.ttft.p95)}. The seed's TTFT left out the retries.`,
+        `${shortModel(bs.model)}: timed the report's way (last attempt only) the client loop's TTFT p95 would read ` +
+          `${fmtMsProse(loop.lastAttemptTtft.p95)}; the user waited ${fmtMsProse(loop.ttft.p95)}. The report's TTFT left out the retries.`,
       );
     }
   }

@@ -5,7 +5,7 @@ import { directClient } from './direct.ts';
 import type { PathClient, Workload } from './types.ts';
 
 /**
- * The three paths every comparison runs side by side: direct (no retries), the seed's client
+ * The three paths every comparison runs side by side: direct (no retries), the report's client
  * loop (check `model`, sleep, up to 10 attempts) and backstop.
  */
 export function threePaths(

@@ -7,12 +7,12 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext } from './context.ts';
-import { parseOptions, USAGE } from './options.ts';
-import { consoleSummary } from './report/console.ts';
-import { renderHtml } from './report/html.ts';
-import { renderJson } from './report/json.ts';
-import { renderMarkdown } from './report/markdown.ts';
-import type { RunReport } from './report/types.ts';
+import { parseOptions, type ScenarioName, USAGE } from './options.ts';
+import { consoleSummary } from './reports/console.ts';
+import { renderHtml } from './reports/html.ts';
+import { renderJson } from './reports/json.ts';
+import { renderMarkdown } from './reports/markdown.ts';
+import type { RunReport } from './reports/types.ts';
 import { misroutes } from './scenarios/misroutes.ts';
 import { outage } from './scenarios/outage.ts';
 import { overhead } from './scenarios/overhead.ts';
@@ -20,7 +20,7 @@ import { quickValidation } from './scenarios/quick-validation.ts';
 import { soak } from './scenarios/soak.ts';
 import { streaming } from './scenarios/streaming.ts';
 import { sustained } from './scenarios/sustained.ts';
-import type { Scenario, ScenarioName, ScenarioResult } from './scenarios/types.ts';
+import type { Scenario, ScenarioResult } from './scenarios/types.ts';
 
 const RUNNERS: Record<ScenarioName, Scenario> = {
   quick_validation: quickValidation,

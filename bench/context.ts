@@ -1,14 +1,21 @@
-import { createDispatcher } from './clients/attempt.ts';
-import { startBackstop, startSim } from './processes.ts';
-import { progressLine } from './report/console.ts';
-import type { BenchOptions, RunContext } from './scenarios/types.ts';
+import { createDispatcher } from './load/clients/attempt.ts';
+import type { BenchOptions } from './options.ts';
+import { startShippedBackstop } from './processes/backstop.ts';
+import { startSim } from './processes/simulator.ts';
+import { progressLine } from './reports/console.ts';
+import type { RunContext } from './scenarios/types.ts';
 
 /**
  * The RunContext the scenarios share: one HTTP client, and the processes a scenario asks for,
  * started on demand and stopped, newest first, by `cleanup()`. `--gateway` and `--backstop`
- * replace the embedded simulator and the suite's own backstop.
+ * replace the embedded simulator and the suite's own backstop. `progress` draws the progress
+ * lines (the demo brings its own).
  */
-export function createContext(opts: BenchOptions, outDir: string): RunContext {
+export function createContext(
+  opts: BenchOptions,
+  outDir: string,
+  progress: RunContext['progress'] = progressLine,
+): RunContext {
   const dispatcher = createDispatcher();
   const stops: Array<() => Promise<void>> = [];
   return {
@@ -16,7 +23,7 @@ export function createContext(opts: BenchOptions, outDir: string): RunContext {
     outDir,
     dispatcher,
     now: () => performance.now(),
-    progress: (label, total) => progressLine(label, total),
+    progress,
     async gateway(options) {
       if (opts.gateway) return { url: opts.gateway, sim: undefined };
       const sim = await startSim(options);
@@ -25,9 +32,11 @@ export function createContext(opts: BenchOptions, outDir: string): RunContext {
     },
     async backstop(upstreamUrl, env = {}) {
       if (opts.backstop) return { url: opts.backstop, pid: undefined };
-      const bs = await startBackstop(upstreamUrl, { ...opts.backstopEnv, ...env });
-      stops.push(() => bs.stop());
-      return { url: bs.url, pid: bs.pid, adminUrl: bs.adminUrl };
+      const bs = await startShippedBackstop(upstreamUrl, { ...opts.backstopEnv, ...env });
+      stops.push(async () => {
+        await bs.stop();
+      });
+      return { url: bs.url, pid: bs.child.pid, adminUrl: bs.adminUrl };
     },
     async cleanup() {
       // Close client sockets first so the servers' shutdown does not wait on them.

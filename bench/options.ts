@@ -1,5 +1,41 @@
 import { parseArgs } from 'node:util';
-import { type BenchOptions, SCENARIOS, type ScenarioName } from './scenarios/types.ts';
+import type { Workload } from './load/clients/types.ts';
+
+/** The scenarios `--scenario` names, in the order `all` runs them (the soak is left out of `all`). */
+export const SCENARIOS = [
+  'quick_validation',
+  'misroutes',
+  'streaming',
+  'sustained',
+  'overhead',
+  'outage',
+  'soak',
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** The command line, parsed and defaulted: what every scenario reads, and report.json's `options`. */
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  gateway: string | undefined;
+  backstop: string | undefined;
+  models: string[];
+  requests: number | undefined;
+  rate: number | undefined;
+  durationS: number | undefined;
+  /** soak: minutes of steady traffic (default 10). */
+  minutes: number | undefined;
+  concurrency: number | undefined;
+  seed: number;
+  out: string | undefined;
+  timeScale: number;
+  loopSleepMs: number;
+  streams: number;
+  maxTokens: number | undefined;
+  api: Workload['api'];
+  timeoutMs: number;
+  profile: boolean;
+  backstopEnv: Record<string, string>;
+}
 
 /** The command line of `npm run bench`; `--help` prints this. */
 export const USAGE = `usage: npm run bench -- [options]
@@ -15,11 +51,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency N      in flight per path (default 10); overhead: connections at saturation (default 64)
   --streams N          concurrent streams in the streaming scale run (default 2000)
   --max-tokens N       default 15 (streaming: 50)
-  --api NAME           completions | chat (default completions, as the seed)
+  --api NAME           completions | chat (default completions, as the report)
   --seed N             simulator seed (default 42)
   --time-scale X       embedded simulator timing: 1 = T4 (default), 0.01 = 100x faster
-  --loop-sleep-ms N    the client loop's sleep between attempts (default 2000, the seed's)
-  --timeout-ms N       per-attempt limit of the bench client (default 25000, the seed's curl --max-time)
+  --loop-sleep-ms N    the client loop's sleep between attempts (default 2000, the report's)
+  --timeout-ms N       per-attempt limit of the bench client (default 25000, the report's curl --max-time)
   --backstop-env K=V   extra environment for the backstop the suite starts (repeatable)
   --no-profile         skip the CPU profile of backstop in the overhead scenario
   --out DIR            write report.{md,json,html} here (default bench/results/<timestamp>-<scenario>/)
@@ -27,13 +63,60 @@ export const USAGE = `usage: npm run bench -- [options]
 
 const MODELS = ['microsoft/Phi-3-mini-4k-instruct', 'google/gemma-2b-it'];
 
-function num(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min)
-    throw new Error(`--${name} must be a number >= ${min}, got ${JSON.stringify(value)}`);
-  return n;
+/**
+ * The options with nothing given: what `parseOptions([])` returns. A field left undefined takes
+ * its scenario's own default (`--requests` is 50 for quick_validation, 200 for misroutes).
+ */
+export function defaultOptions(): BenchOptions {
+  return {
+    scenarios: ['quick_validation'],
+    gateway: undefined,
+    backstop: undefined,
+    models: [...MODELS],
+    requests: undefined,
+    rate: undefined,
+    durationS: undefined,
+    minutes: undefined,
+    concurrency: undefined,
+    seed: 42,
+    out: undefined,
+    timeScale: 1,
+    loopSleepMs: 2000,
+    streams: 2000,
+    maxTokens: undefined,
+    api: 'completions',
+    timeoutMs: 25_000,
+    profile: true,
+    backstopEnv: {},
+  };
 }
+
+/**
+ * The one reader of a numeric command-line value, for the bench and the demo alike: `undefined`
+ * when the option was not given, else a finite number >= `min` (and whole, when `integer`), or an
+ * Error naming the option. `Number('')` is 0, so an empty value is refused before it can pass.
+ */
+export function numberOption(
+  name: string,
+  raw: string | undefined,
+  rule: { min: number; integer?: boolean },
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  const integer = rule.integer === true;
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < rule.min ||
+    (integer && !Number.isInteger(value))
+  )
+    throw new Error(`--${name} ${raw}: expected ${integer ? 'an integer' : 'a number'} >= ${rule.min}`);
+  return value;
+}
+
+const num = (name: string, raw: string | undefined, min: number) => numberOption(name, raw, { min });
+const int = (name: string, raw: string | undefined, min: number) =>
+  numberOption(name, raw, { min, integer: true });
 
 function url(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -90,7 +173,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (eq < 1) throw new Error(`--backstop-env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
     backstopEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  const models = (values.models ?? MODELS.join(','))
+  const defaults = defaultOptions();
+  const models = (values.models ?? defaults.models.join(','))
     .split(',')
     .map((m) => m.trim())
     .filter(Boolean);
@@ -100,19 +184,20 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     gateway: url('gateway', values.gateway),
     backstop: url('backstop', values.backstop),
     models,
-    requests: num('requests', values.requests, 1),
+    // Counts are whole numbers: `--requests 2.5` used to send 3 requests over 2 workers.
+    requests: int('requests', values.requests, 1),
     rate: num('rate', values.rate, 0.1),
     durationS: num('duration', values.duration, 0.1),
     minutes: num('minutes', values.minutes, 0.1),
-    concurrency: num('concurrency', values.concurrency, 1),
-    seed: num('seed', values.seed, 0) ?? 42,
+    concurrency: int('concurrency', values.concurrency, 1),
+    seed: int('seed', values.seed, 0) ?? defaults.seed,
     out: values.out,
-    timeScale: num('time-scale', values['time-scale'], 0) ?? 1,
-    loopSleepMs: num('loop-sleep-ms', values['loop-sleep-ms'], 0) ?? 2000,
-    streams: num('streams', values.streams, 1) ?? 2000,
-    maxTokens: num('max-tokens', values['max-tokens'], 1),
+    timeScale: num('time-scale', values['time-scale'], 0) ?? defaults.timeScale,
+    loopSleepMs: num('loop-sleep-ms', values['loop-sleep-ms'], 0) ?? defaults.loopSleepMs,
+    streams: int('streams', values.streams, 1) ?? defaults.streams,
+    maxTokens: int('max-tokens', values['max-tokens'], 1),
     api: values.api,
-    timeoutMs: num('timeout-ms', values['timeout-ms'], 1) ?? 25_000,
+    timeoutMs: num('timeout-ms', values['timeout-ms'], 1) ?? defaults.timeoutMs,
     profile: !values['no-profile'],
     backstopEnv,
   };

@@ -1,13 +1,17 @@
-import { fmtMs, fmtNum, fmtPct } from '../bench/report/format.ts';
-import type { DemoPath, DemoSample, PathStats } from './demo-run.ts';
+import { fmtMs, fmtNum, fmtPct } from '../bench/reports/format.ts';
+import type { Progress } from '../bench/scenarios/types.ts';
+import type { DemoPath, PathStats } from './demo-run.ts';
 
 /** What `npm run demo` prints for people. Everything goes to process.stdout (a script, not src/). */
 
 const write = (text: string) => process.stdout.write(text);
 const BAR = 30;
 
-/** Per-request progress for one path: a bar redrawn in place on a terminal, one closing line elsewhere. */
-export function progress(path: DemoPath, total: number): { done(s: DemoSample): void; end(): void } {
+/**
+ * Per-request progress for one path (the bench's progress hook: `label` is the path's name): a bar
+ * redrawn in place on a terminal, one closing line elsewhere.
+ */
+export function progress(path: string, total: number): Progress {
   const tty = process.stdout.isTTY === true;
   const t0 = performance.now();
   let done = 0;

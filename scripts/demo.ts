@@ -1,15 +1,19 @@
 /**
  * `npm run demo`: the README's quick start. Starts the embedded Pattern 2 gateway simulator and a
- * backstop in front of it, sends the seed's test (50 completions, 25 per model, max_tokens 15)
+ * backstop in front of it, sends the report's test (50 completions, 25 per model, max_tokens 15)
  * straight to the gateway and then through backstop, and prints per model the success rate,
- * attempts and latency of both paths. Run with --help for the options.
+ * attempts and latency of both paths. The processes, the requests and the clients are the bench's
+ * (its quick validation, bench/scenarios/quick-validation.ts). Run with --help for the options.
  */
+import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Agent } from 'undici';
-import { type BackstopHandle, startBackstop } from '../bench/processes.ts';
-import { DEFAULT_MODELS, startSimulator } from '../src/simulator/index.ts';
+import { createContext } from '../bench/context.ts';
+import { defaultOptions, numberOption } from '../bench/options.ts';
+import { QUICK_VALIDATION, quickWorkload } from '../bench/scenarios/quick-validation.ts';
+import type { BackstopTarget } from '../bench/scenarios/types.ts';
+import { DEFAULT_MODELS } from '../src/simulator/index.ts';
 import { closing, modelTable, progress } from './demo-report.ts';
-import { type DemoPath, type DemoSample, type PathStats, pathStats, runPath } from './demo-run.ts';
+import { type DemoPath, type PathStats, pathStats, runDemoPaths } from './demo-run.ts';
 
 const HELP = `Usage: npm run demo -- [options]
 
@@ -18,7 +22,7 @@ backstop in front of it, sends the same requests straight to the gateway and thr
 and prints success, attempts and latency per model.
 
   --requests N      requests per path, alternating the two models (default 50)
-  --concurrency N   requests in flight per path (default 10; the seed sent one at a time,
+  --concurrency N   requests in flight per path (default 10; the report sent one at a time,
                     which at ~2 s per answer would take minutes)
   --time-scale X    simulator speed: 1 = T4 timing (default), 0.01 = 100x faster
   --seed N          simulator seed (default 42)
@@ -33,6 +37,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** The bench's number rule (`numberOption`), with the demo's defaults; a bad value exits 2. */
 function number(
   name: string,
   raw: string | undefined,
@@ -40,12 +45,11 @@ function number(
   integer: boolean,
   min: number,
 ): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    fail(`--${name} ${raw}: expected ${integer ? 'an integer' : 'a number'} >= ${min}`);
+  try {
+    return numberOption(name, raw, { min, integer }) ?? fallback;
+  } catch (error) {
+    return fail((error as Error).message);
   }
-  return value;
 }
 
 let parsed: ReturnType<typeof parse>;
@@ -73,30 +77,29 @@ if (values.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const requests = number('requests', values.requests, 50, true, 1);
-const concurrency = number('concurrency', values.concurrency, 10, true, 1);
-const timeScale = number('time-scale', values['time-scale'], 1, false, 0);
-const seed = number('seed', values.seed, 42, true, 0);
+const defaults = defaultOptions();
+const requests = number('requests', values.requests, QUICK_VALIDATION.requests, true, 1);
+const concurrency = number('concurrency', values.concurrency, QUICK_VALIDATION.concurrency, true, 1);
+const timeScale = number('time-scale', values['time-scale'], defaults.timeScale, false, 0);
+const seed = number('seed', values.seed, defaults.seed, true, 0);
 const json = values.json;
 const models = DEFAULT_MODELS.map((m) => m.name);
 const say = (text: string) => {
   if (!json) process.stdout.write(text);
 };
+const opts = { ...defaults, models, requests, concurrency, seed, timeScale };
+const maxTokens = quickWorkload(opts).maxTokens;
 
 const t0 = performance.now();
-// Keep-alive HTTP/1.1 (undici 8 would negotiate HTTP/2, which neither server speaks).
-const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 10_000, allowH2: false });
-const sim = await startSimulator({ seed, timeScale });
-let backstopStarted: BackstopHandle | undefined;
-let backstopRunning = false;
+// The bench's context: its HTTP client, and the simulator and backstop it starts and stops.
+const ctx = createContext(opts, tmpdir(), json ? () => ({ done() {}, end() {} }) : progress);
+let backstopStarted: BackstopTarget | undefined;
 let stopping = false;
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    await backstopStarted?.stop();
-    backstopRunning = false;
-    await dispatcher.close();
-    await sim.close();
+    await ctx.cleanup();
+    backstopStarted = undefined;
   }
   process.exit(code);
 }
@@ -104,7 +107,7 @@ async function stopAll(code: number): Promise<never> {
 process.stdout.on('error', () => void stopAll(0));
 // Any other way out (an uncaught error, EPIPE on a closed stdout) must not leave backstop behind.
 process.on('exit', () => {
-  if (backstopRunning && backstopStarted) process.kill(backstopStarted.pid, 'SIGKILL');
+  if (backstopStarted?.pid) process.kill(backstopStarted.pid, 'SIGKILL');
 });
 // Ctrl-C during the run still stops the backstop child and the simulator; after --keep it is how
 // the demo is meant to end, so that exit is a clean 0.
@@ -112,31 +115,25 @@ let keeping = false;
 process.once('SIGINT', () => void stopAll(keeping ? 0 : 130));
 process.once('SIGTERM', () => void stopAll(keeping ? 0 : 143));
 
-const backstop = await startBackstop(sim.url).catch(async (error: Error) => {
+const sim = await ctx.gateway({ seed, timeScale }).catch(async (error: Error) => {
+  process.stderr.write(`demo: the simulator did not start: ${error.message}\n`);
+  return stopAll(1);
+});
+const backstop = await ctx.backstop(sim.url).catch(async (error: Error) => {
   process.stderr.write(`demo: backstop did not start: ${error.message}\n`);
   return stopAll(1);
 });
 backstopStarted = backstop;
-backstopRunning = true;
 const proxyUrl = backstop.url;
 
 const perModel = Math.ceil(requests / models.length);
 say(
-  `backstop demo: ${requests} completions (${perModel} per model, max_tokens 15) sent straight to a simulated\n` +
+  `backstop demo: ${requests} completions (${perModel} per model, max_tokens ${maxTokens}) sent straight to a simulated\n` +
     `llm-d Pattern 2 gateway, then ${requests} more through backstop.\n${concurrency} in flight per path; ` +
     `simulator seed ${seed}, ${timeScale === 1 ? 'T4 timing' : `time scale ${timeScale}`}.\n\n`,
 );
 
-const samples = new Map<DemoPath, DemoSample[]>();
-for (const [path, baseUrl] of [
-  ['direct', sim.url],
-  ['backstop', proxyUrl],
-] as const) {
-  const bar = json ? undefined : progress(path, requests);
-  const onDone = bar ? (s: DemoSample) => bar.done(s) : undefined;
-  samples.set(path, await runPath({ dispatcher, baseUrl, path, models, requests, concurrency, onDone }));
-  bar?.end();
-}
+const samples = await runDemoPaths(ctx, sim.url, proxyUrl, requests, concurrency);
 
 const direct = samples.get('direct') ?? [];
 const viaBackstop = samples.get('backstop') ?? [];
@@ -154,7 +151,7 @@ if (json) {
     concurrency,
     seed,
     timeScale,
-    maxTokens: 15,
+    maxTokens,
     wallMs: Math.round(wallMs),
     models: byModel,
     total,

@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { aggregate } from '../bench/aggregate.ts';
-import type { RequestSample } from '../bench/clients/types.ts';
-import { renderHtml } from '../bench/report/html.ts';
-import type { RunReport } from '../bench/report/types.ts';
+import type { RequestSample } from '../bench/load/clients/types.ts';
+import { renderHtml } from '../bench/reports/html.ts';
+import type { RunReport } from '../bench/reports/types.ts';
+import { aggregate } from '../bench/statistics/aggregate.ts';
 import { findOnPath, skipWithout } from './support/system-tool.ts';
 
 const CHROMIUM = findOnPath('chromium') ?? 'chromium';
@@ -72,7 +72,7 @@ function fixture(): RunReport {
     scenarios: [
       {
         name: 'quick_validation',
-        title: 'Quick validation (the seed test)',
+        title: "Quick validation (the report's test)",
         summary: 'fixture',
         config: {},
         wallMs: 60_000,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSseReader, readChunk, tokenTiming } from '../bench/sse-timing.ts';
+import { createSseReader, readChunk, tokenTiming } from '../bench/load/sse-timing.ts';
 
 describe('bench SSE timing', () => {
   it('computes TTFT, TPOT and inter-token latency by hand', () => {

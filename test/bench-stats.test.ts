@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { aggregate, mlperfVerdict } from '../bench/aggregate.ts';
-import type { RequestSample } from '../bench/clients/types.ts';
-import { cdfPoints, distribution, mean, percentile, ratio, summarize } from '../bench/stats.ts';
+import type { RequestSample } from '../bench/load/clients/types.ts';
+import { aggregate, mlperfVerdict } from '../bench/statistics/aggregate.ts';
+import { cdfPoints, distribution, mean, percentile, ratio, summarize } from '../bench/statistics/stats.ts';
 
 // Hand-computed values: linear interpolation between closest ranks, h = (n - 1) * p / 100.
 describe('bench stats: percentiles', () => {
@@ -22,7 +22,7 @@ describe('bench stats: percentiles', () => {
   it('does not care about input order, and hits exact ranks exactly', () => {
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3); // h = 2 -> x[2]
     assert.equal(percentile([5, 1, 3, 2, 4], 75), 4); // h = 3 -> x[3]
-    // The seed's 25 requests per model: p95 -> h = 22.8 -> x[22] + 0.8 * (x[23] - x[22])
+    // The report's 25 requests per model: p95 -> h = 22.8 -> x[22] + 0.8 * (x[23] - x[22])
     const ms = Array.from({ length: 25 }, (_, i) => 1000 + i * 40);
     assert.ok(Math.abs(percentile(ms, 95) - (1880 + 0.8 * 40)) < 1e-9);
   });
@@ -100,7 +100,7 @@ describe('bench stats: aggregation and the MLPerf verdict', () => {
     assert.deepEqual(s.errors, { 'status 404': 1 });
     // 2 successes over the group's span: 0 .. 1000 ms.
     assert.equal(s.reqPerSec, 2);
-    assert.equal(s.tpot.count, 0, 'non-streaming has no TPOT (the seed printed 0.0 ms here)');
+    assert.equal(s.tpot.count, 0, 'non-streaming has no TPOT (the report printed 0.0 ms here)');
   });
 
   it('passes only under both bars and with every answer right', () => {

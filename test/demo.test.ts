@@ -115,7 +115,7 @@ describe('npm run demo', () => {
       ]);
       const summary = JSON.parse(first[0]) as Summary;
 
-      // The summary: the seed's test, the flapping gateway's first-try rate, backstop's rescue.
+      // The summary: the report's test, the flapping gateway's first-try rate, backstop's rescue.
       assert.equal(summary.requests, 50);
       assert.equal(summary.maxTokens, 15);
       assert.equal(summary.seed, 42);

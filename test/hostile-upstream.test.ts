@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { freePort } from '../bench/processes.ts';
+import { freePort } from '../bench/processes/free-port.ts';
 import {
   DEFAULT_MODELS,
   expectedContent,

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { freePort } from '../bench/processes.ts';
+import { freePort } from '../bench/processes/free-port.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
 import { skipWithout } from './support/system-tool.ts';

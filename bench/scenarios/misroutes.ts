@@ -1,11 +1,11 @@
 import { DEFAULT_FAULTS } from '../../src/simulator/index.ts';
-import { aggregate } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { directClient } from '../clients/direct.ts';
-import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
-import { runClosedPhase } from './phase.ts';
-import { short } from './retry-tax.ts';
-import { threePaths } from './three-paths.ts';
+import { backstopClient } from '../load/clients/backstop.ts';
+import { directClient } from '../load/clients/direct.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { PathClient, RequestSample, Workload } from '../load/clients/types.ts';
+import { runClosedPhase } from '../load/phase.ts';
+import { shortModel } from '../reports/format.ts';
+import { aggregate } from '../statistics/aggregate.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
 interface SimCounts {
@@ -17,7 +17,7 @@ interface SimCounts {
  * another, because the picker reads the pods' load and paths sharing the gateway would change each
  * other's odds.
  * 1. Load-correlated: both models near their pods' concurrency (2 x max_num_seqs in flight), so a
- *    busy model's requests keep landing on the idle other pod: direct, the seed's client loop and
+ *    busy model's requests keep landing on the idle other pod: direct, the report's client loop and
  *    backstop, with upstream requests per client request from the simulator's own count.
  * 2. Stale view: one model's pod out of view 3 s of every 6 s (the discovery picker), backstop
  *    only; the other model must be unaffected.
@@ -68,7 +68,7 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     for (const s of aggregate(run.samples)) {
       loadRows.push([
         s.path,
-        short(s.model),
+        shortModel(s.model),
         `${(s.successRate * 100).toFixed(1)}%`,
         s.attemptsMean.toFixed(2),
         s.attemptsMax,
@@ -134,7 +134,7 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     for (const s of aggregate(run.samples)) {
       fourRows.push([
         s.path,
-        short(s.model),
+        shortModel(s.model),
         `${(s.successRate * 100).toFixed(1)}%`,
         s.attemptsMean.toFixed(2),
         s.ttft.p95.toFixed(0),
@@ -145,7 +145,7 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
   }
   await sim.setFaults({ headerRouting: false });
   const staleRows: Table['rows'] = aggregate(staleRun.samples).map((s) => [
-    short(s.model),
+    shortModel(s.model),
     `${(s.successRate * 100).toFixed(1)}%`,
     s.attemptsMean.toFixed(2),
     s.attemptsMax,
@@ -171,12 +171,14 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
     {
       name: 'Load-correlated misroutes',
       bar: 'backstop: every request succeeds',
-      measured: backstopLoad.map((s) => `${short(s.model)} ${(s.successRate * 100).toFixed(1)}%`).join(', '),
+      measured: backstopLoad
+        .map((s) => `${shortModel(s.model)} ${(s.successRate * 100).toFixed(1)}%`)
+        .join(', '),
       met: backstopLoad.every((s) => s.successRate === 1),
     },
     {
       name: 'Stale view',
-      bar: `backstop: every request succeeds; ${short(opts.models[1] ?? '')} needs 1 attempt`,
+      bar: `backstop: every request succeeds; ${shortModel(opts.models[1] ?? '')} needs 1 attempt`,
       measured: staleRows.map((r) => `${r[0]} ${r[1]} (max ${r[3]} attempts)`).join(', '),
       met: aggregate(staleRun.samples).every(
         (s) => s.successRate === 1 && (s.model === stale || s.attemptsMax === 1),
@@ -190,7 +192,7 @@ export async function misroutes(ctx: RunContext): Promise<ScenarioResult> {
       `${requests} non-streaming requests per path and phase, max_tokens ${w.maxTokens}, on the embedded simulator ` +
       `(seed ${opts.seed}, time scale ${opts.timeScale}, max_num_seqs ${faults.maxNumSeqs}). Load-correlated: ` +
       `${loaded} in flight, each path alone (the retry tax is quick_validation's). ` +
-      `Stale view: ${short(stale)}'s pod out of view 3 s of every 6 s. Four paths: direct, backstop with ` +
+      `Stale view: ${shortModel(stale)}'s pod out of view 3 s of every 6 s. Four paths: direct, backstop with ` +
       'retries only, with routing headers, with MODEL_ENDPOINTS, each alone at the same load.',
     config: { requests, loaded, seed: opts.seed, timeScale: opts.timeScale, maxNumSeqs: faults.maxNumSeqs },
     wallMs: ctx.now() - t0,

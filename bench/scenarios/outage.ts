@@ -1,10 +1,10 @@
-import { aggregate } from '../aggregate.ts';
-import type { RequestSample, Workload } from '../clients/types.ts';
-import { summarize } from '../stats.ts';
-import { runOpenPhase } from './phase.ts';
-import { ms, short } from './retry-tax.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { RequestSample, Workload } from '../load/clients/types.ts';
+import { runOpenPhase } from '../load/phase.ts';
+import { fmtMsProse, shortModel } from '../reports/format.ts';
+import { aggregate } from '../statistics/aggregate.ts';
+import { summarize } from '../statistics/stats.ts';
 import { skipped } from './skipped.ts';
-import { threePaths } from './three-paths.ts';
 import type { RunContext, ScenarioResult, Table } from './types.ts';
 
 /**
@@ -37,7 +37,7 @@ export async function outage(ctx: RunContext): Promise<ScenarioResult> {
   try {
     samples = await runOpenPhase(
       ctx,
-      `outage: ${short(down)} down for ${half / 1000} s, then back`,
+      `outage: ${shortModel(down)} down for ${half / 1000} s, then back`,
       {
         clients: threePaths(ctx, gw.url, bs.url, w),
         models: opts.models,
@@ -61,14 +61,14 @@ export async function outage(ctx: RunContext): Promise<ScenarioResult> {
         const attempts = part.reduce((sum, s) => sum + s.attempts, 0);
         rows.push([
           path,
-          short(model),
+          shortModel(model),
           label,
           part.length,
           `${part.length ? ((100 * (part.length - failed.length)) / part.length).toFixed(0) : 'n/a'}%`,
           attempts,
           part.length ? (attempts / part.length).toFixed(2) : 'n/a',
-          ms(summarize(failed.map((s) => s.e2eMs)).p50),
-          ms(summarize(part.filter((s) => s.ok).map((s) => s.e2eMs)).p95),
+          fmtMsProse(summarize(failed.map((s) => s.e2eMs)).p50),
+          fmtMsProse(summarize(part.filter((s) => s.ok).map((s) => s.e2eMs)).p95),
         ]);
       }
     }
@@ -76,15 +76,15 @@ export async function outage(ctx: RunContext): Promise<ScenarioResult> {
       .filter((s) => s.path === path && s.model === down && s.ok && s.startMs >= half)
       .sort((a, b) => a.startMs - b.startMs)[0];
     findings.push(
-      `${path}: first success for ${short(down)} ${firstOk ? `${ms(firstOk.startMs - half)} after it came back` : 'never, within the run'}.`,
+      `${path}: first success for ${shortModel(down)} ${firstOk ? `${fmtMsProse(firstOk.startMs - half)} after it came back` : 'never, within the run'}.`,
     );
   }
   const stats = await sim.stats();
   return {
     name: 'outage',
-    title: `Outage: ${short(down)} down, then back`,
+    title: `Outage: ${shortModel(down)} down, then back`,
     summary:
-      `${short(down)} is down (never visible to the EPP) for ${half / 1000} s, then restored for ${half / 1000} s; ` +
+      `${shortModel(down)} is down (never visible to the EPP) for ${half / 1000} s, then restored for ${half / 1000} s; ` +
       `the other model flaps as usual. Each path sends ${rate} req/s, models alternating.`,
     config: {
       down,

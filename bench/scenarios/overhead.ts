@@ -1,13 +1,14 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LoadResult, runLoad } from '../autocannon-run.ts';
-import { findNginx, type NginxHandle, startNginx } from '../nginx.ts';
-import { runPacedLoad } from '../paced-load.ts';
-import { startMeter, type Usage } from '../proc-meter.ts';
-import { type BackstopHandle, startBackstop } from '../processes.ts';
-import { type ProfileSummary, readProfile } from '../profile.ts';
-import { ratio } from '../stats.ts';
-import { ms } from './retry-tax.ts';
+import type { BackstopProcess } from '../../test/support/backstop-process.ts';
+import { type LoadResult, runLoad } from '../load/autocannon-run.ts';
+import { runPacedLoad } from '../load/paced-load.ts';
+import { startShippedBackstop } from '../processes/backstop.ts';
+import { findNginx, type NginxHandle, startNginx } from '../processes/nginx.ts';
+import { startMeter, type Usage } from '../processes/proc-meter.ts';
+import { fmtMsProse } from '../reports/format.ts';
+import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
+import { ratio } from '../statistics/stats.ts';
 import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
 
 /** The issue's bars for the relay cost. */
@@ -141,8 +142,8 @@ function report(
     const f = m.fixed;
     rows.push([
       name,
-      f ? ms(f.latency.p50) : 'n/a',
-      f ? ms(f.latency.p99) : 'n/a',
+      f ? fmtMsProse(f.latency.p50) : 'n/a',
+      f ? fmtMsProse(f.latency.p99) : 'n/a',
       f ? `${f.non2xx + f.errors}` : 'n/a',
       m.saturation ? m.saturation.reqPerSec.toFixed(0) : 'n/a',
       name === 'direct' ? '-' : cpuUs(m, m.relayUsage).toFixed(1),
@@ -183,20 +184,20 @@ function report(
     {
       name: `latency p50 at ${rate} req/s, backstop / direct`,
       value: ratio(b?.fixed?.latency.p50 ?? Number.NaN, d?.fixed?.latency.p50 ?? Number.NaN),
-      detail: `${ms(b?.fixed?.latency.p50 ?? Number.NaN)} vs ${ms(d?.fixed?.latency.p50 ?? Number.NaN)}`,
+      detail: `${fmtMsProse(b?.fixed?.latency.p50 ?? Number.NaN)} vs ${fmtMsProse(d?.fixed?.latency.p50 ?? Number.NaN)}`,
     },
   ];
   const targets: Target[] = [
     {
       name: `Added latency p50 at ${rate} req/s`,
       bar: `<= ${BARS.addedP50Ms} ms over direct`,
-      measured: ms(addedP50),
+      measured: fmtMsProse(addedP50),
       met: Number.isFinite(addedP50) ? addedP50 <= BARS.addedP50Ms : null,
     },
     {
       name: `Added latency p99 at ${rate} req/s`,
       bar: `<= ${BARS.addedP99Ms} ms over direct`,
-      measured: ms(addedP99),
+      measured: fmtMsProse(addedP99),
       met: Number.isFinite(addedP99) ? addedP99 <= BARS.addedP99Ms : null,
     },
     {
@@ -228,7 +229,7 @@ function report(
   ];
   if (profile) tables.push(...profileTables(profile));
   const findings = [
-    `At ${rate} req/s backstop added ${ms(addedP50)} at p50 and ${ms(addedP99)} at p99 over direct.`,
+    `At ${rate} req/s backstop added ${fmtMsProse(addedP50)} at p50 and ${fmtMsProse(addedP99)} at p99 over direct.`,
     hasNginx
       ? `At saturation backstop served ${vsNginx.toFixed(2)}x nginx's req/s, at ${fmt(bCpu)} us of CPU per request against nginx's ${fmt(nCpu)} us.`
       : 'nginx is not installed (apt-get install nginx), so the yardstick rows are missing.',
@@ -269,9 +270,9 @@ async function profileBackstop(
   maxTokens: number,
 ): Promise<ProfileSummary | undefined> {
   const progress = ctx.progress('overhead: CPU profile of backstop under load', 0);
-  let bs: BackstopHandle | undefined;
+  let bs: BackstopProcess | undefined;
   try {
-    bs = await startBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
+    bs = await startShippedBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
     await runLoad({ url: bs.url, models: ctx.opts.models, maxTokens, durationS: 5, connections });
     await bs.stop();
     const file = readdirSync(ctx.outDir).find((f) => f.endsWith('.cpuprofile'));

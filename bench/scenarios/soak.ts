@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { FAULT_NAMES } from '../../src/simulator/index.ts';
-import { memory } from '../proc-meter.ts';
+import { memory } from '../processes/proc-meter.ts';
 import { skipped } from './skipped.ts';
 import type { RunContext, ScenarioResult, Table, Target } from './types.ts';
 

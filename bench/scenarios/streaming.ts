@@ -1,13 +1,14 @@
-import { aggregate, type PathModelStats } from '../aggregate.ts';
-import { backstopClient } from '../clients/backstop.ts';
-import { directClient } from '../clients/direct.ts';
-import type { RequestSample, Workload } from '../clients/types.ts';
-import { startMeter } from '../proc-meter.ts';
-import { ratio, summarize } from '../stats.ts';
-import { findings, usageOf } from './findings.ts';
-import { runClosedPhase, runOpenPhase } from './phase.ts';
-import { ms, retryTax } from './retry-tax.ts';
-import { threePaths } from './three-paths.ts';
+import { backstopClient } from '../load/clients/backstop.ts';
+import { directClient } from '../load/clients/direct.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { RequestSample, Workload } from '../load/clients/types.ts';
+import { runClosedPhase, runOpenPhase } from '../load/phase.ts';
+import { startMeter } from '../processes/proc-meter.ts';
+import { fmtMsProse } from '../reports/format.ts';
+import { aggregate, type PathModelStats } from '../statistics/aggregate.ts';
+import { findings, usageOf } from '../statistics/findings.ts';
+import { retryTax } from '../statistics/retry-tax.ts';
+import { ratio, summarize } from '../statistics/stats.ts';
 import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
 
 /** The scale run's stream shape, from the issue: 50 tokens, 20 ms apart. */
@@ -106,7 +107,7 @@ function tokenRatios(stats: readonly PathModelStats[], models: readonly string[]
     out.push({
       name: `TPOT p95 backstop / ${refPath}, ${model.slice(model.lastIndexOf('/') + 1)}`,
       value: ratio(bs.tpot.p95, ref.tpot.p95),
-      detail: `${ms(bs.tpot.p95)} vs ${ms(ref.tpot.p95)}`,
+      detail: `${fmtMsProse(bs.tpot.p95)} vs ${fmtMsProse(ref.tpot.p95)}`,
     });
   }
   return out;
@@ -185,22 +186,22 @@ async function scaleRun(ctx: RunContext) {
         'direct',
         direct.length,
         lost(direct),
-        ms(d.p50),
-        ms(d.p99),
-        ms(d.max),
-        ms(ttftD.p50),
-        ms(ttftD.p99),
+        fmtMsProse(d.p50),
+        fmtMsProse(d.p99),
+        fmtMsProse(d.max),
+        fmtMsProse(ttftD.p50),
+        fmtMsProse(ttftD.p99),
         '',
       ],
       [
         'backstop',
         viaBackstop.length,
         lostB,
-        ms(b.p50),
-        ms(b.p99),
-        ms(b.max),
-        ms(ttftB.p50),
-        ms(ttftB.p99),
+        fmtMsProse(b.p50),
+        fmtMsProse(b.p99),
+        fmtMsProse(b.max),
+        fmtMsProse(ttftB.p50),
+        fmtMsProse(ttftB.p99),
         usage ? `${rss.toFixed(0)} MB` : 'n/a',
       ],
     ],
@@ -232,7 +233,7 @@ async function scaleRun(ctx: RunContext) {
     {
       name: 'Added inter-token latency p99',
       bar: '<= 2 ms',
-      measured: `${ms(added99)} (${ms(b.p99)} vs ${ms(d.p99)} direct)`,
+      measured: `${fmtMsProse(added99)} (${fmtMsProse(b.p99)} vs ${fmtMsProse(d.p99)} direct)`,
       met: Number.isFinite(added99) ? added99 <= 2 : null,
     },
     {
@@ -246,12 +247,12 @@ async function scaleRun(ctx: RunContext) {
     {
       name: 'scale: ITL p99 backstop / direct',
       value: ratio(b.p99, d.p99),
-      detail: `${ms(b.p99)} vs ${ms(d.p99)}`,
+      detail: `${fmtMsProse(b.p99)} vs ${fmtMsProse(d.p99)}`,
     },
     {
       name: 'scale: ITL p50 backstop / direct',
       value: ratio(b.p50, d.p50),
-      detail: `${ms(b.p50)} vs ${ms(d.p50)}`,
+      detail: `${fmtMsProse(b.p50)} vs ${fmtMsProse(d.p50)}`,
     },
   ];
   return {

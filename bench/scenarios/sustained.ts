@@ -1,9 +1,9 @@
-import { aggregate } from '../aggregate.ts';
-import type { Workload } from '../clients/types.ts';
-import { startMeter } from '../proc-meter.ts';
-import { findings, usageOf } from './findings.ts';
-import { runOpenPhase } from './phase.ts';
-import { threePaths } from './three-paths.ts';
+import { threePaths } from '../load/clients/three-paths.ts';
+import type { Workload } from '../load/clients/types.ts';
+import { runOpenPhase } from '../load/phase.ts';
+import { startMeter } from '../processes/proc-meter.ts';
+import { aggregate } from '../statistics/aggregate.ts';
+import { findings, usageOf } from '../statistics/findings.ts';
 import type { RunContext, ScenarioResult } from './types.ts';
 
 /**

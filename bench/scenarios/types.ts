@@ -1,45 +1,11 @@
 import type { Agent } from 'undici';
-import type { PathModelStats } from '../aggregate.ts';
-import type { PathClient, RequestSample, Workload } from '../clients/types.ts';
-import type { Usage } from '../proc-meter.ts';
-import type { SimHandle, SimOptions } from '../processes.ts';
-import type { ProfileSummary } from '../profile.ts';
-import type { Series } from '../report/svg-charts.ts';
-
-export const SCENARIOS = [
-  'quick_validation',
-  'misroutes',
-  'streaming',
-  'sustained',
-  'overhead',
-  'outage',
-  'soak',
-] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
-
-/** The command line, parsed and defaulted (bench/options.ts). */
-export interface BenchOptions {
-  scenarios: ScenarioName[];
-  gateway: string | undefined;
-  backstop: string | undefined;
-  models: string[];
-  requests: number | undefined;
-  rate: number | undefined;
-  durationS: number | undefined;
-  /** soak: minutes of steady traffic (default 10). */
-  minutes: number | undefined;
-  concurrency: number | undefined;
-  seed: number;
-  out: string | undefined;
-  timeScale: number;
-  loopSleepMs: number;
-  streams: number;
-  maxTokens: number | undefined;
-  api: Workload['api'];
-  timeoutMs: number;
-  profile: boolean;
-  backstopEnv: Record<string, string>;
-}
+import type { PathClient, RequestSample } from '../load/clients/types.ts';
+import type { BenchOptions, ScenarioName } from '../options.ts';
+import type { Usage } from '../processes/proc-meter.ts';
+import type { SimHandle, SimOptions } from '../processes/simulator.ts';
+import type { Series } from '../reports/svg-charts.ts';
+import type { PathModelStats } from '../statistics/aggregate.ts';
+import type { ProfileSummary } from '../statistics/profile.ts';
 
 /** The gateway a scenario talks to: an embedded simulator it configured, or `--gateway`. */
 export interface Gateway {

@@ -1,6 +1,6 @@
-import type { RequestSample } from '../clients/types.ts';
-import { closedLoop, openLoop } from '../load.ts';
-import type { Phase, RunContext } from './types.ts';
+import type { Phase, RunContext } from '../scenarios/types.ts';
+import type { RequestSample } from './clients/types.ts';
+import { closedLoop, openLoop } from './loops.ts';
 
 /**
  * Runs every client of a phase at once, each through its own closed loop of `requests` requests

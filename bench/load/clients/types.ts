@@ -2,7 +2,7 @@
 
 /**
  * - `direct`: one request to the gateway, no retries: what a naive client sees.
- * - `client-loop`: the seed's client: check `model`, sleep, up to 10 attempts.
+ * - `client-loop`: the report's client loop: check `model`, sleep, up to 10 attempts.
  * - `backstop`: one request to backstop, which retries for us.
  * - `reference`: `direct` against the same simulator with flapping off (the retry-tax baseline).
  * - `nginx`: `direct` through nginx, the relay-cost yardstick of the `overhead` scenario.
@@ -25,7 +25,7 @@ export interface Workload {
   api: 'completions' | 'chat';
   maxTokens: number;
   stream: boolean;
-  /** Per-attempt time limit (the seed's `curl --max-time 25`). */
+  /** Per-attempt time limit (the report's `curl --max-time 25`). */
   timeoutMs: number;
 }
 
@@ -33,7 +33,7 @@ export interface Workload {
 export interface RequestSample {
   path: PathName;
   model: string;
-  /** 200 and the `model` we asked for: the seed's success test. */
+  /** 200 and the `model` we asked for: the report's success test. */
   ok: boolean;
   /** Upstream attempts: the loop's own count, or backstop's `x-backstop-attempts`. */
   attempts: number;
@@ -43,7 +43,7 @@ export interface RequestSample {
   startMs: number;
   /** First token (streaming) or first body byte (non-streaming), from the first attempt's start. */
   ttftMs: number | null;
-  /** TTFT of the last attempt alone: what the seed's script reported as TTFT. */
+  /** TTFT of the last attempt alone: what the report's script reported as TTFT. */
   lastAttemptTtftMs: number | null;
   /** Whole request, first attempt's start to last byte. */
   e2eMs: number;

@@ -1,4 +1,4 @@
-import type { RequestSample } from '../clients/types.ts';
+import type { RequestSample } from '../load/clients/types.ts';
 import type { Progress, ScenarioResult } from '../scenarios/types.ts';
 import { fmtMs, fmtNum, fmtPct, shortModel, verdict } from './format.ts';
 

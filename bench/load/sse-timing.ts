@@ -1,7 +1,7 @@
 /**
  * Token timing from a Server-Sent Events stream, measured at the client.
  *
- * The seed's tool reported TPOT 0.0 ms because it timed non-streaming responses, where every token
+ * The report's script reported TPOT 0.0 ms because it timed non-streaming responses, where every token
  * arrives in one body. Here each SSE event is stamped with the arrival time of the network chunk
  * that completed it, and:
  *   TTFT = first token event - request start

@@ -2,7 +2,7 @@ import type { AttemptResult } from './attempt.ts';
 import type { PathName, RequestSample } from './types.ts';
 
 /**
- * Folds the first and last attempt of a logical request into its sample. Success is the seed's
+ * Folds the first and last attempt of a logical request into its sample. Success is the report's
  * test, applied to every path alike: status 200 and the `model` we asked for.
  */
 export function toSample(

@@ -1,6 +1,7 @@
-import type { PathModelStats } from '../aggregate.ts';
-import { ratio } from '../stats.ts';
-import type { Ratio, Target } from './types.ts';
+import { fmtMsProse, shortModel } from '../reports/format.ts';
+import type { Ratio, Target } from '../scenarios/types.ts';
+import type { PathModelStats } from './aggregate.ts';
+import { ratio } from './stats.ts';
 
 /** Issue 9's bar: backstop's TTFT p95 under misroutes within 1.05x of the same gateway without them. */
 export const RETRY_TAX_BAR = 1.05;
@@ -27,45 +28,31 @@ export function retryTax(
     if (bs) {
       const value = ratio(bs.ttft.p95, ref.ttft.p95);
       ratios.push({
-        name: `retry tax, backstop, ${short(model)}`,
+        name: `retry tax, backstop, ${shortModel(model)}`,
         value,
-        detail: `TTFT p95 ${ms(bs.ttft.p95)} vs ${ms(ref.ttft.p95)} (${refLabel})`,
+        detail: `TTFT p95 ${fmtMsProse(bs.ttft.p95)} vs ${fmtMsProse(ref.ttft.p95)} (${refLabel})`,
       });
       targets.push({
-        name: `Retry tax, ${short(model)}`,
+        name: `Retry tax, ${shortModel(model)}`,
         bar: `backstop TTFT p95 <= ${RETRY_TAX_BAR.toFixed(2)}x ${refLabel}`,
-        measured: `${value.toFixed(2)}x (${ms(bs.ttft.p95)} vs ${ms(ref.ttft.p95)})`,
+        measured: `${value.toFixed(2)}x (${fmtMsProse(bs.ttft.p95)} vs ${fmtMsProse(ref.ttft.p95)})`,
         met: Number.isFinite(value) ? value <= RETRY_TAX_BAR : null,
       });
     }
     if (loop) {
       ratios.push({
-        name: `retry tax, client-loop, ${short(model)}`,
+        name: `retry tax, client-loop, ${shortModel(model)}`,
         value: ratio(loop.ttft.p95, ref.ttft.p95),
-        detail: `TTFT p95 ${ms(loop.ttft.p95)} vs ${ms(ref.ttft.p95)}: ${ms(loop.ttft.p95 - ref.ttft.p95)} more`,
+        detail: `TTFT p95 ${fmtMsProse(loop.ttft.p95)} vs ${fmtMsProse(ref.ttft.p95)}: ${fmtMsProse(loop.ttft.p95 - ref.ttft.p95)} more`,
       });
     }
     if (bs && loop) {
       ratios.push({
-        name: `client-loop / backstop TTFT p95, ${short(model)}`,
+        name: `client-loop / backstop TTFT p95, ${shortModel(model)}`,
         value: ratio(loop.ttft.p95, bs.ttft.p95),
-        detail: `${ms(loop.ttft.p95)} vs ${ms(bs.ttft.p95)}`,
+        detail: `${fmtMsProse(loop.ttft.p95)} vs ${fmtMsProse(bs.ttft.p95)}`,
       });
     }
   }
   return { ratios, targets };
-}
-
-/** `microsoft/Phi-3-mini-4k-instruct` -> `Phi-3-mini-4k-instruct`. */
-export function short(model: string): string {
-  return model.slice(model.lastIndexOf('/') + 1);
-}
-
-/** A latency for prose: `1994 ms`, `12.3 s`, `0.42 ms`. */
-export function ms(value: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(1)} s`;
-  if (Math.abs(value) >= 100) return `${value.toFixed(0)} ms`;
-  if (Math.abs(value) >= 10) return `${value.toFixed(1)} ms`;
-  return `${value.toFixed(2)} ms`;
 }

@@ -1,7 +1,8 @@
-import type { PathName, RequestSample } from './clients/types.ts';
+import type { PathName, RequestSample } from '../load/clients/types.ts';
+import { fmtMsProse, fmtPct } from '../reports/format.ts';
 import { distribution, mean, type Summary, summarize } from './stats.ts';
 
-/** MLPerf's standard (server) workload bars the seed checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */
+/** MLPerf's standard (server) workload bars the report checked: TTFT p95 <= 2 s, TPOT p95 <= 100 ms. */
 export const MLPERF = { ttftP95Ms: 2000, tpotP95Ms: 100 } as const;
 
 /** Everything the report shows for one path and one model. */
@@ -16,7 +17,7 @@ export interface PathModelStats {
   attemptsDistribution: Array<[attempts: number, count: number]>;
   /** Successful requests only: a wrong-model answer has no meaningful first token. */
   ttft: Summary;
-  /** The seed's TTFT: the last attempt alone. */
+  /** The report's TTFT: the last attempt alone. */
   lastAttemptTtft: Summary;
   e2e: Summary;
   /** Streaming only (count 0 otherwise). */
@@ -36,19 +37,15 @@ export function mlperfVerdict(
   successRate: number,
 ): PathModelStats['mlperf'] {
   const reasons: string[] = [];
-  if (!(ttftP95 <= MLPERF.ttftP95Ms)) reasons.push(`TTFT p95 ${fmtMs(ttftP95)} > 2 s`);
+  if (!(ttftP95 <= MLPERF.ttftP95Ms)) reasons.push(`TTFT p95 ${fmtMsProse(ttftP95)} > 2 s`);
   if (Number.isFinite(tpotP95) && tpotP95 > MLPERF.tpotP95Ms)
-    reasons.push(`TPOT p95 ${fmtMs(tpotP95)} > 100 ms`);
-  if (successRate < 1) reasons.push(`${(successRate * 100).toFixed(0)}% success`);
+    reasons.push(`TPOT p95 ${fmtMsProse(tpotP95)} > 100 ms`);
+  if (successRate < 1) reasons.push(`${fmtPct(successRate)} success`);
   if (reasons.length > 0) return { verdict: 'FAIL', reason: reasons.join('; ') };
   return {
     verdict: 'PASS',
     reason: Number.isFinite(tpotP95) ? 'TTFT and TPOT within bars' : 'TTFT within bar (TPOT needs streaming)',
   };
-}
-
-function fmtMs(ms: number): string {
-  return Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : 'n/a';
 }
 
 /**

@@ -40,7 +40,7 @@ export function requestBody(model: string, seq: number, w: Workload): string {
 
 /**
  * One request to `baseUrl`. With `expectModel` set, a stream whose first event names another
- * model is abandoned at once, as the seed's loop would have liked to do.
+ * model is abandoned at once, as the report's client loop would have liked to do.
  */
 export async function sendAttempt(
   dispatcher: Dispatcher,

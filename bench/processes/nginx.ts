@@ -5,8 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.ts';
 import { childPids } from './proc-meter.ts';
-import { freePort } from './processes.ts';
 
 /**
  * nginx as the relay-cost yardstick of the `overhead` scenario: one worker, keep-alive to the

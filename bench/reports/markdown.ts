@@ -11,7 +11,7 @@ import {
 } from './format.ts';
 import type { RunReport } from './types.ts';
 
-/** report.md: laid out like the seed report (pattern2-gpu-results.md), so its readers find their way. */
+/** report.md: laid out like the Pattern 2 T4 report (pattern2-gpu-results.md), so its readers find their way. */
 
 function mdTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   const esc = (v: string | number) => String(v).replace(/\|/g, '\\|');
@@ -116,7 +116,7 @@ export function renderMarkdown(report: RunReport): string {
     `- **Gateway**: ${o.gateway ?? 'embedded Pattern 2 simulator (EPP flapping, T4 latency profiles)'}`,
     `- **backstop**: ${o.backstop ?? 'started by the suite (node src/main.ts), default settings'}`,
     `- **Models**: ${o.models.join(', ')}`,
-    `- **Paths**: direct (no retries), client-loop (the seed's: check model, sleep ${o.loopSleepMs} ms, up to 10 attempts), backstop`,
+    `- **Paths**: direct (no retries), client-loop (the report's: check model, sleep ${o.loopSleepMs} ms, up to 10 attempts), backstop`,
     `- **Machine**: ${e.cpus} x ${e.cpuModel}, ${e.memoryGb} GB, ${e.platform}, Node ${e.node}`,
     `- **Test date**: ${report.startedAt} (finished ${report.finishedAt})`,
     `- **Percentiles**: linear interpolation between closest ranks (numpy's default); TTFT counts from the first attempt, sleeps and retries included`,

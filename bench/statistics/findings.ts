@@ -1,7 +1,7 @@
-import type { PathModelStats } from '../aggregate.ts';
-import type { Usage } from '../proc-meter.ts';
-import { ratio } from '../stats.ts';
-import { ms, short } from './retry-tax.ts';
+import type { Usage } from '../processes/proc-meter.ts';
+import { fmtMsProse, fmtPct, shortModel } from '../reports/format.ts';
+import type { PathModelStats } from './aggregate.ts';
+import { ratio } from './stats.ts';
 
 /** backstop's measured CPU and RSS, with CPU per request. */
 export function usageOf(
@@ -15,11 +15,9 @@ export function usageOf(
   };
 }
 
-const pct = (r: number) => `${(r * 100).toFixed(0)}%`;
-
 /**
- * The "Key findings" of a path comparison, in the seed report's order: success with and without
- * retries, what the retries cost, and what the seed's own TTFT left out.
+ * The "Key findings" of a path comparison, in the report's order: success with and without
+ * retries, what the retries cost, and what the report's own TTFT left out.
  */
 export function findings(stats: readonly PathModelStats[]): string[] {
   const out: string[] = [];
@@ -27,7 +25,7 @@ export function findings(stats: readonly PathModelStats[]): string[] {
   const direct = of('direct');
   if (direct.length > 0) {
     out.push(
-      `Without retries (direct), success was ${direct.map((s) => `${pct(s.successRate)} for ${short(s.model)}`).join(' and ')}: ` +
+      `Without retries (direct), success was ${direct.map((s) => `${fmtPct(s.successRate)} for ${shortModel(s.model)}`).join(' and ')}: ` +
         'what a naive client of the gateway sees.',
     );
   }
@@ -38,7 +36,7 @@ export function findings(stats: readonly PathModelStats[]): string[] {
       `${path}: ${list
         .map(
           (s) =>
-            `${pct(s.successRate)} success for ${short(s.model)} (mean ${s.attemptsMean.toFixed(1)}, max ${s.attemptsMax} attempts)`,
+            `${fmtPct(s.successRate)} success for ${shortModel(s.model)} (mean ${s.attemptsMean.toFixed(1)}, max ${s.attemptsMax} attempts)`,
         )
         .join('; ')}.`,
     );
@@ -48,14 +46,14 @@ export function findings(stats: readonly PathModelStats[]): string[] {
     if (!loop) continue;
     const speedup = ratio(loop.ttft.p95, bs.ttft.p95);
     out.push(
-      `${short(bs.model)}: backstop's TTFT p95 is ${ms(bs.ttft.p95)} against the client loop's ${ms(loop.ttft.p95)} ` +
+      `${shortModel(bs.model)}: backstop's TTFT p95 is ${fmtMsProse(bs.ttft.p95)} against the client loop's ${fmtMsProse(loop.ttft.p95)} ` +
         `(${Number.isFinite(speedup) ? `${speedup.toFixed(1)}x faster` : 'not comparable'}): the loop sleeps between attempts; ` +
         'backstop retries a fast 404 or wrong-model answer after a short jittered backoff.',
     );
     if (loop.attemptsMean > 1.05 && Number.isFinite(loop.lastAttemptTtft.p95)) {
       out.push(
-        `${short(bs.model)}: timed the seed's way (last attempt only) the client loop's TTFT p95 would read ` +
-          `${ms(loop.lastAttemptTtft.p95)}; the user waited ${ms(loop.ttft.p95)}. The seed's TTFT left out the retries.`,
+        `${shortModel(bs.model)}: timed the report's way (last attempt only) the client loop's TTFT p95 would read ` +
+          `${fmtMsProse(loop.lastAttemptTtft.p95)}; the user waited ${fmtMsProse(loop.ttft.p95)}. The report's TTFT left out the retries.`,
       );
     }
   }

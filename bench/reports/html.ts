@@ -1,5 +1,5 @@
 import type { ScenarioResult } from '../scenarios/types.ts';
-import { cdfPoints } from '../stats.ts';
+import { cdfPoints } from '../statistics/stats.ts';
 import { MLPERF_COLUMNS, mlperfRow, modelsOf, PATH_COLUMNS, pathRow, shortModel, verdict } from './format.ts';
 import { renderMarkdown } from './markdown.ts';
 import { barChart, cdfChart, PATH_COLORS, type Series, scatterChart } from './svg-charts.ts';

@@ -1,9 +1,9 @@
 /**
- * Runs the embedded simulator in its own process for the suite (bench/processes.ts), so the
+ * Runs the embedded simulator in its own process for the suite (processes/simulator.ts), so the
  * gateway's event loop never shares a thread with the clients that time it. Speaks to its parent
  * over the IPC channel: `{ id, op, arg }` in, `{ id, result | error }` out.
  */
-import { startSimulator } from '../src/simulator/index.ts';
+import { startSimulator } from '../../src/simulator/index.ts';
 
 type Request = { id: number; op: 'setFaults' | 'stats' | 'resetStats' | 'close'; arg?: unknown };
 

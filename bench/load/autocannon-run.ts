@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { cdfPoints, type Summary, summarize } from './stats.ts';
+import { cdfPoints, type Summary, summarize } from '../statistics/stats.ts';
 
 /** One autocannon load run against a completions endpoint, both models alternating per connection. */
 export interface LoadSpec {

@@ -1,13 +1,22 @@
-import type { PathModelStats } from '../aggregate.ts';
+import type { PathModelStats } from '../statistics/aggregate.ts';
 
-/** Number formatting shared by the markdown, console and HTML writers. */
+/** Number formatting shared by the markdown, console and HTML writers and the scenarios' prose. */
 
-/** Milliseconds as the seed printed them: whole ms above 100, more digits below; `-` when absent. */
+/** Milliseconds as the report printed them: whole ms above 100, more digits below; `-` when absent. */
 export function fmtMs(value: number): string {
   if (!Number.isFinite(value)) return '-';
   if (value >= 100) return `${value.toFixed(0)}ms`;
   if (value >= 10) return `${value.toFixed(1)}ms`;
   return `${value.toFixed(2)}ms`;
+}
+
+/** A latency for prose: `1994 ms`, `12.3 s`, `0.42 ms` (tables use `fmtMs`); `n/a` when absent. */
+export function fmtMsProse(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(1)} s`;
+  if (Math.abs(value) >= 100) return `${value.toFixed(0)} ms`;
+  if (Math.abs(value) >= 10) return `${value.toFixed(1)} ms`;
+  return `${value.toFixed(2)} ms`;
 }
 
 export function fmtPct(value: number): string {

@@ -4,7 +4,7 @@
  * Percentiles use linear interpolation between closest ranks (Hyndman & Fan type 7, the default of
  * numpy.percentile, R's quantile() and Excel's PERCENTILE.INC): for p in [0, 100] over the sorted
  * sample x[0..n-1], h = (n - 1) * p / 100 and the result is x[floor(h)] + (h - floor(h)) *
- * (x[floor(h) + 1] - x[floor(h)]). The seed's Python script used numpy, so its p50/p95 figures and
+ * (x[floor(h) + 1] - x[floor(h)]). The report's Python script used numpy, so its p50/p95 figures and
  * ours are computed the same way.
  */
 

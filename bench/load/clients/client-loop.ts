@@ -4,19 +4,19 @@ import { type AttemptResult, sendAttempt } from './attempt.ts';
 import { toSample } from './sample.ts';
 import type { PathClient, Workload } from './types.ts';
 
-/** The seed's retry loop (pattern2_benchmark_retry.py): fixed sleep, fixed attempt cap. */
+/** The report's client loop (pattern2_benchmark_retry.py): fixed sleep, fixed attempt cap. */
 export interface LoopOptions {
   maxAttempts: number;
-  /** The seed slept 2 s between attempts; the smoke test shortens it with `--loop-sleep-ms`. */
+  /** The report's script slept 2 s between attempts; the smoke test shortens it with `--loop-sleep-ms`. */
   sleepMs: number;
 }
 
-export const SEED_LOOP: LoopOptions = { maxAttempts: 10, sleepMs: 2000 };
+export const REPORT_LOOP: LoopOptions = { maxAttempts: 10, sleepMs: 2000 };
 
 /**
- * The seed's client, faithfully: send, check that `model` is the one asked for, otherwise sleep
+ * The report's client loop, faithfully: send, check that `model` is the one asked for, otherwise sleep
  * and try again, up to `maxAttempts`. TTFT counts from the first attempt, sleeps included: that is
- * what the user waited. (The seed's own TTFT timed the last attempt only; we keep that figure as
+ * what the user waited. (The report's own TTFT timed the last attempt only; we keep that figure as
  * `lastAttemptTtftMs` so the two reports can be compared.)
  */
 export function clientLoop(
@@ -24,7 +24,7 @@ export function clientLoop(
   baseUrl: string,
   w: Workload,
   clock: () => number,
-  loop: LoopOptions = SEED_LOOP,
+  loop: LoopOptions = REPORT_LOOP,
 ): PathClient {
   return {
     name: 'client-loop',

@@ -1,11 +1,11 @@
-import { backstopClient } from '../clients/backstop.ts';
-import { clientLoop } from '../clients/client-loop.ts';
-import { directClient } from '../clients/direct.ts';
-import type { PathClient, Workload } from '../clients/types.ts';
-import type { RunContext } from './types.ts';
+import type { RunContext } from '../../scenarios/types.ts';
+import { backstopClient } from './backstop.ts';
+import { clientLoop } from './client-loop.ts';
+import { directClient } from './direct.ts';
+import type { PathClient, Workload } from './types.ts';
 
 /**
- * The three paths every comparison runs side by side: direct (no retries), the seed's client
+ * The three paths every comparison runs side by side: direct (no retries), the report's client
  * loop (check `model`, sleep, up to 10 attempts) and backstop.
  */
 export function threePaths(

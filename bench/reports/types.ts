@@ -1,4 +1,5 @@
-import type { BenchOptions, ScenarioResult } from '../scenarios/types.ts';
+import type { BenchOptions } from '../options.ts';
+import type { ScenarioResult } from '../scenarios/types.ts';
 
 /** Everything one `npm run bench` produced: what report.json holds and every writer reads. */
 export interface RunReport {

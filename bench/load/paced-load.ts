@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
+import { cdfPoints, summarize } from '../statistics/stats.ts';
 import type { LoadResult } from './autocannon-run.ts';
-import { openLoop } from './load.ts';
-import { cdfPoints, summarize } from './stats.ts';
+import { openLoop } from './loops.ts';
 
 /** A fixed-rate run with evenly spaced arrivals. */
 export interface PacedSpec {

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type BackstopProcess, startBackstop } from '../../test/support/backstop-process.ts';
+
+/** backstop as it ships, for the bench and the demo, started through the one starter the tests use. */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BACKSTOP_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** The V8 flags backstop ships with (package.json `start`, the manifests' NODE_OPTIONS). */
+const BACKSTOP_NODE_FLAGS = ['--max-semi-space-size=8'];
+
+let built: Promise<void> | undefined;
+
+/**
+ * Benchmarks measure what ships: `dist/` compiled from the current source (tsc takes well under
+ * a second), not `src/*.ts` through Node's type stripping, which costs ~30 MB of RSS more.
+ */
+export function buildBackstop(): Promise<void> {
+  built ??= new Promise((resolve, reject) => {
+    const tsc = spawn(
+      process.execPath,
+      [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.build.json`],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    tsc.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    tsc.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`tsc failed (${code}): ${stderr}`)),
+    );
+  });
+  return built;
+}
+
+/**
+ * Builds and starts `node --max-semi-space-size=8 dist/main.js` in front of `upstreamUrl`, its
+ * access log drained unread (see `StartOptions.logs`). `cpuProfileDir` adds `--cpu-prof`: the
+ * profile is written on exit, so `stop()` before reading it.
+ */
+export async function startShippedBackstop(
+  upstreamUrl: string,
+  env: Record<string, string> = {},
+  cpuProfileDir?: string,
+): Promise<BackstopProcess> {
+  await buildBackstop();
+  const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
+  return startBackstop(
+    { UPSTREAM_URL: upstreamUrl, SHUTDOWN_GRACE_MS: '5000', ...env },
+    { nodeArgs: [...BACKSTOP_NODE_FLAGS, ...profile, BACKSTOP_MAIN], logs: 'drain', timeoutMs: 15_000 },
+  );
+}

@@ -5,6 +5,7 @@ import { type LoadResult, runLoad } from '../load/autocannon-run.ts';
 import { runPacedLoad } from '../load/paced-load.ts';
 import { startShippedBackstop } from '../processes/backstop.ts';
 import { findNginx, type NginxHandle, startNginx } from '../processes/nginx.ts';
+import { type OtlpSink, startOtlpSink } from '../processes/otlp-sink.ts';
 import { startMeter, type Usage } from '../processes/proc-meter.ts';
 import { fmtMsProse } from '../reports/format.ts';
 import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
@@ -15,7 +16,7 @@ import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.t
 const BARS = { fixedRate: 500, addedP50Ms: 0.5, addedP99Ms: 2, vsNginx: 0.4 } as const;
 
 interface Relay {
-  name: 'direct' | 'backstop' | 'nginx';
+  name: 'direct' | 'backstop' | 'backstop traced' | 'nginx';
   url: string;
   pids: () => number[];
 }
@@ -46,6 +47,17 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     { name: 'direct', url: gw.url, pids: () => [] },
     { name: 'backstop', url: bs.url, pids: () => (bs.pid ? [bs.pid] : []) },
   ];
+  // Tracing on at 100% sampling, exporting to a sink in this process (issue 12): what it costs
+  // is this row against the backstop row, in the same run. Not with --backstop (not ours to start).
+  let sink: OtlpSink | undefined;
+  if (!opts.backstop) {
+    sink = await startOtlpSink();
+    const traced = await ctx.backstop(gw.url, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: 'always_on',
+    });
+    relays.push({ name: 'backstop traced', url: traced.url, pids: () => (traced.pid ? [traced.pid] : []) });
+  }
   const nginxBinary = findNginx();
   let nginx: NginxHandle | undefined;
   if (nginxBinary) {
@@ -92,6 +104,9 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
   } finally {
     await nginx?.stop();
   }
+  // Spans still batched are exported when the traced backstop stops, after this count.
+  const exported = sink?.exports();
+  await sink?.close();
 
   const profile =
     opts.profile && gw.sim ? await profileBackstop(ctx, gw.url, connections, maxTokens) : undefined;
@@ -101,6 +116,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     connections,
     nginxBinary !== undefined,
     profile,
+    exported,
   );
   return {
     name: 'overhead',
@@ -109,7 +125,8 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       `Simulator at time scale 0 with every fault off (${gw.sim ? 'embedded' : `--gateway ${gw.url}, as it is`}), ` +
       `non-streaming max_tokens ${maxTokens}, both models alternating. Per path: ${rate} req/s for ${durationS} s ` +
       `(evenly spaced arrivals, up to 16 connections), then saturation with ${connections} connections for ${durationS} s. ` +
-      `${nginxBinary ? 'nginx: one worker, keepalive upstream, no access log.' : 'nginx is not installed: its rows are missing.'}`,
+      `${nginxBinary ? 'nginx: one worker, keepalive upstream, no access log.' : 'nginx is not installed: its rows are missing.'} ` +
+      `"backstop traced": the same backstop with OpenTelemetry tracing on at 100% sampling, exporting OTLP/HTTP to a sink.`,
     config: { rate, durationS, connections, maxTokens, nginx: nginxBinary ?? 'not installed' },
     wallMs: ctx.now() - t0,
     stats: [],
@@ -132,6 +149,7 @@ function report(
   connections: number,
   hasNginx: boolean,
   profile: ProfileSummary | undefined,
+  exported: { requests: number; bytes: number } | undefined,
 ) {
   const cpuUs = (m: Measured | undefined, usage: Usage | undefined) =>
     m?.saturation && usage && m.saturation.ok2xx > 0
@@ -160,6 +178,28 @@ function report(
   const vsNginx = ratio(b?.saturation?.reqPerSec ?? Number.NaN, n?.saturation?.reqPerSec ?? Number.NaN);
   const bCpu = cpuUs(b, b?.relayUsage);
   const nCpu = cpuUs(n, n?.relayUsage);
+  const t = results.get('backstop traced');
+  const tCpu = cpuUs(t, t?.relayUsage);
+  const tracing: Ratio[] =
+    t === undefined
+      ? []
+      : [
+          {
+            name: 'relay CPU per request, tracing on (100%) / off',
+            value: ratio(tCpu, bCpu),
+            detail: `${fmt(tCpu)} vs ${fmt(bCpu)} us; ${exported?.requests ?? 0} exports, ${fmt((exported?.bytes ?? 0) / 1048576)} MiB`,
+          },
+          {
+            name: 'saturation req/s, tracing on (100%) / off',
+            value: ratio(t.saturation?.reqPerSec ?? Number.NaN, b?.saturation?.reqPerSec ?? Number.NaN),
+            detail: `${fmt(t.saturation?.reqPerSec)} vs ${fmt(b?.saturation?.reqPerSec)} req/s`,
+          },
+          {
+            name: `latency p99 at ${rate} req/s, tracing on (100%) / off`,
+            value: ratio(t.fixed?.latency.p99 ?? Number.NaN, b?.fixed?.latency.p99 ?? Number.NaN),
+            detail: `${fmtMsProse(t.fixed?.latency.p99 ?? Number.NaN)} vs ${fmtMsProse(b?.fixed?.latency.p99 ?? Number.NaN)}`,
+          },
+        ];
   const ratios: Ratio[] = [
     {
       name: 'saturation req/s, backstop / nginx',
@@ -186,6 +226,7 @@ function report(
       value: ratio(b?.fixed?.latency.p50 ?? Number.NaN, d?.fixed?.latency.p50 ?? Number.NaN),
       detail: `${fmtMsProse(b?.fixed?.latency.p50 ?? Number.NaN)} vs ${fmtMsProse(d?.fixed?.latency.p50 ?? Number.NaN)}`,
     },
+    ...tracing,
   ];
   const targets: Target[] = [
     {

@@ -65,6 +65,25 @@ export function answerError(
   });
 }
 
+/**
+ * Ends a request that never goes upstream (a bad body, a model outside MODELS, no such route)
+ * with backstop's error answer, as the attempt loop ends its own: counted, logged, and 499
+ * `client_closed` if the client left before the answer.
+ */
+export function refuse(
+  request: EndingRequest,
+  deps: EndingDeps,
+  outcome: RequestOutcome,
+  code: ErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  const { record } = request;
+  deps.observer.requestStarted(record.model);
+  const sent = { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 };
+  answerError(request, deps, code, outcome, message, sent, code);
+}
+
 /** Resolves true once the whole response was handed to the socket, false if it closed first. */
 function whenSent(res: ServerResponse): Promise<boolean> {
   if (res.writableFinished) return Promise.resolve(true);

@@ -1,0 +1,180 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { BackstopError } from '../errors.ts';
+import type { RequestRecord } from '../events.ts';
+import type { RequestTrace, Tracing } from '../trace/index.ts';
+import { createModelMatcher } from '../verify/index.ts';
+import type { AttemptSpec } from './attempt.ts';
+import { type ForwardDeps, forward, type RetryMode } from './forward.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import { startsLikeJsonObject } from './json-text.ts';
+import { readRequestBody } from './request-body.ts';
+import { finish, refuse } from './request-end.ts';
+import { readRequestFields } from './request-fields.ts';
+import { requestIdFrom } from './request-id.ts';
+import { routingHeadersOf, setRoutingHeaders } from './routing-headers.ts';
+import { toUpstreamPath } from './target-path.ts';
+import { type DirectEndpoint, upstreamBasePath } from './upstream.ts';
+
+/** Everything admission and forwarding need, wired by serve.ts. */
+export interface AdmissionDeps extends ForwardDeps {
+  dispatcher: Dispatcher;
+  /** Each model's own endpoint (MODEL_ENDPOINTS), for the direct fallback. */
+  endpoints?: ReadonlyMap<string, DirectEndpoint>;
+  /** OpenTelemetry tracing (src/trace), when the OTEL_* environment turns it on. */
+  tracing?: Tracing | undefined;
+}
+
+/** Routes whose JSON body names a model: verified and retried. */
+export const MODEL_ROUTES: ReadonlySet<string> = new Set([
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+]);
+
+/** One client request from its arrival: its record, when it came, and its client's signal. */
+export interface Incoming {
+  req: IncomingMessage;
+  res: ServerResponse;
+  record: RequestRecord;
+  startedAt: number;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  trace: RequestTrace | undefined;
+}
+
+/** What the HTTP layer (server.ts) calls: one request's arrival, then its admission or refusal. */
+export interface Admission {
+  /** Gives an arriving request its record, id, clock, client signal and trace. */
+  begin(req: IncomingMessage, res: ServerResponse): Incoming;
+  /**
+   * Admits a `/v1` request and forwards it, or refuses it: route normalisation, body, request
+   * fields, the MODELS allowlist, the retry mode and the attempt spec. Resolves when it has ended.
+   */
+  admit(request: Incoming): Promise<void>;
+  /** Refuses a request outside `/v1`. */
+  noRoute(request: Incoming): void;
+}
+
+export function createAdmission(deps: AdmissionDeps): Admission {
+  const { config } = deps;
+  const basePath = upstreamBasePath(config.upstreamUrl);
+  const matches = createModelMatcher(config.modelAliases);
+  const routing = routingHeadersOf(config);
+  const allowedList = config.models === undefined ? '' : [...config.models].join(', ');
+
+  const begin = (req: IncomingMessage, res: ServerResponse): Incoming => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const record: RequestRecord = {
+      id: requestIdFrom(req.headers['x-request-id']),
+      method: req.method ?? 'GET',
+      // Without the query: some gateways take keys there, and logs must not hold them.
+      path: query < 0 ? url : url.slice(0, query),
+      model: '',
+      stream: false,
+      results: [],
+      upstreams: [],
+      status: 0,
+      outcome: 'ok',
+      durationMs: 0,
+      ttftMs: undefined,
+      detail: undefined,
+    };
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const trace = deps.tracing?.startRequest(record.method, req.headers);
+    return { req, res, record, startedAt: deps.now(), signal: controller.signal, trace };
+  };
+
+  /** The request body, or `undefined` once the request has been answered (too large, client gone). */
+  const readBody = async (request: Incoming): Promise<Buffer | undefined> => {
+    try {
+      return await readRequestBody(request.req, config.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BackstopError) {
+        // The rest of an oversized body is not read: close the connection after the answer.
+        refuse(request, deps, 'bad_request', error.code, error.message, { connection: 'close' });
+      } else {
+        // The client left mid-body: nobody to answer, but the request is still counted and logged.
+        deps.observer.requestStarted(request.record.model);
+        finish(request, deps, 499, 'client_closed', 'client closed the connection while sending the body');
+      }
+      return undefined;
+    }
+  };
+
+  const admit = async (request: Incoming): Promise<void> => {
+    const { req, record } = request;
+    const path = toUpstreamPath(req.url ?? '', basePath);
+    if (path === undefined) {
+      refuse(request, deps, 'bad_request', 'not_found', `No route for ${record.method} ${record.path}.`);
+      return;
+    }
+    const method = record.method as Dispatcher.HttpMethod;
+    const bodiless = method === 'GET' || method === 'HEAD';
+    const body = bodiless ? null : await readBody(request);
+    if (body === undefined) return;
+    // A model route is verified; neither a trailing slash nor an absolute-form target may be a way
+    // around that, so the route is read from the normalised upstream path.
+    const query = path.indexOf('?');
+    const route = path.slice(basePath.length, query < 0 ? undefined : query).replace(/\/$/, '');
+    const modelRoute = method === 'POST' && MODEL_ROUTES.has(route);
+    let model: string | undefined;
+    // Every body that reads as a JSON object is checked, whatever its content-type says: vLLM
+    // (FastAPI) parses a body with no content-type as JSON (issue 10).
+    if (body !== null && (modelRoute || startsLikeJsonObject(body))) {
+      const fields = readRequestFields(body);
+      if (fields.ok) {
+        model = fields.model;
+        record.model = model;
+        record.stream = fields.stream;
+      } else if (modelRoute || (config.models !== undefined && fields.code !== 'missing_model')) {
+        // With MODELS set, a JSON object whose model backstop cannot read may still name one to
+        // the upstream (Python's json takes `NaN` and `Infinity`): refused, as on a model route.
+        refuse(request, deps, 'bad_request', fields.code, fields.message);
+        return;
+      }
+    }
+    // MODELS holds for every route whose body names a model, not only the verified ones.
+    if (model !== undefined && config.models !== undefined && !config.models.has(model)) {
+      const message = `The model \`${model}\` does not exist here. Available: ${allowedList}.`;
+      refuse(request, deps, 'model_not_allowed', 'model_not_found', message);
+      return;
+    }
+    request.trace?.routed(route, model);
+    const retry: RetryMode = modelRoute ? 'model' : bodiless ? 'idempotent' : 'none';
+    const spec: AttemptSpec = {
+      dispatcher: deps.dispatcher,
+      method,
+      path,
+      // Set from the body's model wherever backstop read one, as BBR does (issue 11).
+      headers: setRoutingHeaders(upstreamRequestHeaders(req.headers, record.id, modelRoute), routing, model),
+      body,
+      model: modelRoute ? model : undefined,
+      matches,
+      attemptTimeoutMs: config.attemptTimeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
+      clientSignal: request.signal,
+    };
+    // The same request for the model's own vLLM Service: only its origin and base path differ,
+    // so headers, body, verification and timeouts are the gateway's (issue 11).
+    const endpoint = modelRoute && model !== undefined ? deps.endpoints?.get(model) : undefined;
+    const direct =
+      endpoint === undefined
+        ? undefined
+        : { ...spec, dispatcher: endpoint.pool, path: endpoint.basePath + path.slice(basePath.length) };
+    const { res, startedAt, trace } = request;
+    await forward({ res, record, startedAt, retry, route, spec, direct, trace }, deps);
+  };
+
+  const noRoute = (request: Incoming): void => {
+    const { record } = request;
+    const message = `No route for ${record.method} ${record.path}; backstop serves /v1/*.`;
+    refuse(request, deps, 'bad_request', 'not_found', message);
+  };
+
+  return { begin, admit, noRoute };
+}

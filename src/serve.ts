@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createAdminApp } from './admin/index.ts';
@@ -9,7 +9,7 @@ import { combineObservers } from './events.ts';
 import { createLoggers, createLogObserver, Metrics, MisrouteWarning } from './observe/index.ts';
 import { createDirectEndpoints, createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
-import { createProxyApp } from './server.ts';
+import { createProxyHandler } from './server.ts';
 import { installShutdown } from './shutdown.ts';
 import { loadTracing, type Tracing } from './trace/index.ts';
 
@@ -89,7 +89,7 @@ const directPolicies = new ModelPolicies({
 });
 const pool = createUpstreamPool(config);
 const endpoints = createDirectEndpoints(config);
-const app = createProxyApp({
+const handler = createProxyHandler({
   config,
   dispatcher: pool,
   endpoints,
@@ -115,9 +115,8 @@ const app = createProxyApp({
 });
 
 // Listener hardening: a slow or idle client cannot hold a socket forever, and headers are bounded.
-const proxy = createAdaptorServer({
-  fetch: app.fetch,
-  serverOptions: {
+const proxy = createServer(
+  {
     headersTimeout: config.headersTimeoutMs,
     // Node checks both timeouts only this often (default 30 s, which let a slowloris connection
     // live up to 50 s with a 20 s headersTimeout).
@@ -126,7 +125,8 @@ const proxy = createAdaptorServer({
     keepAliveTimeout: 65_000,
     maxHeaderSize: 16_384,
   },
-}) as Server;
+  handler,
+);
 proxy.maxConnections = config.maxConnections;
 const connections = new ConnectionTracker(proxy);
 

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createAdaptorServer } from '@hono/node-server';
 import { loadConfig } from '../src/config.ts';
 import type { ProxyObserver } from '../src/events.ts';
 import { createUpstreamPool } from '../src/proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from '../src/resilience/index.ts';
-import { createProxyApp } from '../src/server.ts';
+import { createProxyHandler } from '../src/server.ts';
 import { type BackstopProcess, startBackstop } from './support/backstop-process.ts';
 import { chat, scrape, sum, until } from './support/proxy-client.ts';
 import { eppUnavailable, type Gate, gate, ScriptedUpstream } from './support/scripted-upstream.ts';
@@ -147,7 +146,7 @@ describe('an error that escapes the handler', () => {
       budgetExhausted() {},
     };
     const budget = { ratio: 2, minPerSec: 10 };
-    const app = createProxyApp({
+    const handler = createProxyHandler({
       config,
       dispatcher: pool,
       policies: new ModelPolicies({
@@ -166,7 +165,7 @@ describe('an error that escapes the handler', () => {
       now: () => performance.now(),
       onUnexpectedError: (error, reqId) => logged.push([error, reqId]),
     });
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    const server = createServer(handler);
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {

@@ -48,12 +48,11 @@ export interface Admission {
   /** Gives an arriving request its record, id, clock, client signal and trace. */
   begin(req: IncomingMessage, res: ServerResponse): Incoming;
   /**
-   * Admits a `/v1` request and forwards it, or refuses it: route normalisation, body, request
-   * fields, the MODELS allowlist, the retry mode and the attempt spec. Resolves when it has ended.
+   * Admits a request and forwards it, or refuses it: route normalisation (only `/v1` and below
+   * are served), body, request fields, the MODELS allowlist, the retry mode and the attempt
+   * spec. Resolves when it has ended.
    */
   admit(request: Incoming): Promise<void>;
-  /** Refuses a request outside `/v1`. */
-  noRoute(request: Incoming): void;
 }
 
 export function createAdmission(deps: AdmissionDeps): Admission {
@@ -110,7 +109,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     const { req, record } = request;
     const path = toUpstreamPath(req.url ?? '', basePath);
     if (path === undefined) {
-      refuse(request, deps, 'bad_request', 'not_found', `No route for ${record.method} ${record.path}.`);
+      const message = `No route for ${record.method} ${record.path}; backstop serves /v1/*.`;
+      refuse(request, deps, 'bad_request', 'not_found', message);
       return;
     }
     const method = record.method as Dispatcher.HttpMethod;
@@ -170,11 +170,5 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     await forward({ res, record, startedAt, retry, route, spec, direct, trace }, deps);
   };
 
-  const noRoute = (request: Incoming): void => {
-    const { record } = request;
-    const message = `No route for ${record.method} ${record.path}; backstop serves /v1/*.`;
-    refuse(request, deps, 'bad_request', 'not_found', message);
-  };
-
-  return { begin, admit, noRoute };
+  return { begin, admit };
 }

@@ -173,6 +173,14 @@ test('without NODE_OPTIONS, the container still gets the env tracing needs', () 
   );
 });
 
+test('a sampler without a ratio gets no OTEL_TRACES_SAMPLER_ARG', () => {
+  const tracing = { ...TRACING.tracing, sampler: 'parentbased_always_on' };
+  const [found] = backstopContainers(helmTemplate({ values: { ...TRACING, tracing } }));
+  const names = found?.container.env?.map((v) => v.name) ?? [];
+  assert.ok(names.includes('OTEL_TRACES_SAMPLER'));
+  assert.equal(names.includes('OTEL_TRACES_SAMPLER_ARG'), false);
+});
+
 test("the chart's samplers are the ones backstop accepts", () => {
   const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as {
     properties: { tracing: { properties: { sampler: { enum: string[] } } } };

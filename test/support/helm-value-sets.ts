@@ -291,8 +291,9 @@ export const VALUE_SETS: readonly ValueSet[] = [
         tracing: {
           enabled: true,
           endpoint: 'https://otlp.example.com',
-          sampler: 'always_on',
-          samplerArg: 1,
+          sampler: 'traceidratio',
+          // A number, as a values file gives it: float64 to helm, which must print 0.25.
+          samplerArg: 0.25,
           serviceName: 'llm-proxy',
         },
       },
@@ -302,9 +303,8 @@ export const VALUE_SETS: readonly ValueSet[] = [
       assert.ok(found);
       const env = Object.fromEntries((found.container.env ?? []).map((v) => [v.name, v.value]));
       assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'https://otlp.example.com');
-      assert.equal(env.OTEL_TRACES_SAMPLER, 'always_on');
-      // The ratio is for the *traceidratio samplers only: always_on gets none.
-      assert.equal('OTEL_TRACES_SAMPLER_ARG' in env, false);
+      assert.equal(env.OTEL_TRACES_SAMPLER, 'traceidratio');
+      assert.equal(env.OTEL_TRACES_SAMPLER_ARG, '0.25');
       assert.equal(env.OTEL_SERVICE_NAME, 'llm-proxy');
     },
   },

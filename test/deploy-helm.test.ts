@@ -133,6 +133,39 @@ describe('helm template refuses values that would break the pods', () => {
     ],
     ['a port that is not a number', { config: { PORT: 'http' } }, /config.PORT="http" is not a whole number/],
     ['an HPA minimum above its maximum', { autoscaling: { minReplicas: 5, maxReplicas: 3 } }, /exceeds/],
+    [
+      'tracing without an endpoint',
+      { tracing: { enabled: true } },
+      /tracing.enabled is true but tracing.endpoint is empty: set it to the collector's OTLP\/HTTP base URL/,
+    ],
+    [
+      'tracing with a blank endpoint',
+      { tracing: { enabled: true, endpoint: '  ' } },
+      /tracing.endpoint is empty/,
+    ],
+    [
+      'tracing to the OTLP/gRPC port',
+      { tracing: { enabled: true, endpoint: 'http://otel-collector.observability:4317' } },
+      /tracing.endpoint http:\/\/otel-collector.observability:4317 is the OTLP\/gRPC port/,
+    ],
+    [
+      'tracing to the traces path, which the exporter appends',
+      { tracing: { enabled: true, endpoint: 'http://otel-collector:4318/v1/traces' } },
+      /ends in \/v1\/traces, which backstop appends itself/,
+    ],
+    [
+      'an extraEnv entry for NODE_OPTIONS, which nodeOptions sets',
+      { extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' }] },
+      /extraEnv sets NODE_OPTIONS, which is already set/,
+    ],
+    [
+      'an extraEnv entry for a variable tracing sets',
+      {
+        tracing: { enabled: true, endpoint: 'http://otel-collector:4318' },
+        extraEnv: [{ name: 'OTEL_SERVICE_NAME', value: 'other' }],
+      },
+      /extraEnv sets OTEL_SERVICE_NAME, which is already set/,
+    ],
   ];
   for (const [what, values, message] of cases) {
     test(what, () => {
@@ -261,6 +294,21 @@ describe('the checks catch a broken chart', () => {
       () => set.expect(objects),
       /BackstopHighAverageAttempts: .* is not on https:\/\/git\.example\.com/,
     );
+  });
+
+  test('a template that takes the pod name from another field fails the tracing value set', () => {
+    const set = VALUE_SETS.find((s) => s.name.startsWith('tracing on, with extraEnv'));
+    assert.ok(set);
+    const objects = withBroken(
+      {
+        'templates/_env.tpl': [
+          'K8S_POD_NAME\n  valueFrom:\n    fieldRef:\n      fieldPath: metadata.name',
+          'K8S_POD_NAME\n  valueFrom:\n    fieldRef:\n      fieldPath: metadata.uid',
+        ],
+      },
+      (chart) => helmTemplate(set.release, chart),
+    );
+    assert.throws(() => set.expect(objects), /metadata\.uid/);
   });
 
   test('an invalid object (a Service port as text) fails the schema validation', async () => {

@@ -109,6 +109,29 @@ describe('the checks catch drift', () => {
       (_, pod) => pod.container.env?.push({ name: 'LOGLEVEL', value: 'debug' }),
       /env LOGLEVEL/,
     ],
+    [
+      'a misspelt tracing variable',
+      (_, pod) => pod.container.env?.push({ name: 'OTEL_TRACE_SAMPLER', value: 'always_on' }),
+      /env OTEL_TRACE_SAMPLER is neither/,
+    ],
+    [
+      'a downward-API variable defined after the value that uses it',
+      (_, pod) =>
+        pod.container.env?.push(
+          { name: 'OTEL_RESOURCE_ATTRIBUTES', value: 'k8s.pod.name=$(K8S_POD_NAME)' },
+          { name: 'K8S_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        ),
+      /env K8S_POD_NAME is neither .* nor used by a later one/,
+    ],
+    [
+      'a tracing value backstop refuses',
+      (_, pod) =>
+        pod.container.env?.push(
+          { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector:4318' },
+          { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'grpc' },
+        ),
+      /would not start: OTEL_EXPORTER_OTLP_PROTOCOL="grpc"/,
+    ],
     ['a bad value', (objects) => setConfig(objects, 'PORT', 'http'), /would not start: PORT=/],
     ['ADMIN_PORT alone', (objects) => setConfig(objects, 'ADMIN_PORT', '9191'), /is not ADMIN_PORT 9191/],
     [

@@ -7,11 +7,12 @@ import { validateObject } from './support/kustomize-validate.ts';
 // added later (deploy/components/monitoring among them) is rendered and validated here too.
 const kustomizations = findKustomizations();
 
-test('the walk finds the base, both components and both examples', () => {
+test('the walk finds the base, the components and both examples', () => {
   const dirs = kustomizations.map((k) => `${k.dir} (${k.kind})`);
   for (const expected of [
     'base (Kustomization)',
     'components/sidecar (Component)',
+    'components/tracing (Component)',
     'examples/pattern2 (Kustomization)',
     'examples/sidecar (Kustomization)',
   ]) {

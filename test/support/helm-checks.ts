@@ -286,6 +286,10 @@ export const REFUSED: readonly [string, object, RegExp][] = [
   ['text for a toggle', { monitoring: { podMonitor: { enabled: 'yes' } } }, /enabled/],
   ['an unknown pull policy', { image: { pullPolicy: 'Sometimes' } }, /pullPolicy/],
   ['a negative PDB budget', { podDisruptionBudget: { maxUnavailable: -1 } }, /maxUnavailable/],
+  ['a sampler backstop does not have', { tracing: { sampler: 'probabilistic' } }, /sampler/],
+  ['a misspelt tracing value', { tracing: { endpoints: 'http://otel-collector:4318' } }, /endpoints/],
+  ['text for the tracing toggle', { tracing: { enabled: 'true' } }, /enabled/],
+  ['an env entry without a name', { extraEnv: [{ value: 'x' }] }, /name/],
   [
     'a runbook base ending in /',
     { monitoring: { prometheusRule: { runbookBaseUrl: 'https://docs.example.com/' } } },

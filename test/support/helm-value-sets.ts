@@ -115,6 +115,27 @@ const custom = {
   },
 };
 
+/** A collector in another namespace, as the OpenTelemetry Operator's or chart's Service is named. */
+export const COLLECTOR = 'http://otel-collector.observability:4318';
+
+/** Tracing on, as a team with a collector, a Secret for its token and a node label would set it. */
+export const TRACING = {
+  extraEnv: [
+    { name: 'K8S_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    {
+      name: 'OTEL_EXPORTER_OTLP_HEADERS',
+      valueFrom: { secretKeyRef: { name: 'otel-auth', key: 'headers' } },
+    },
+  ],
+  tracing: {
+    enabled: true,
+    endpoint: COLLECTOR,
+    resourceAttributes: { 'deployment.environment.name': 'prod,eu=1', 'k8s.node.name': '$(K8S_NODE_NAME)' },
+  },
+};
+
+const fieldRef = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+
 export const VALUE_SETS: readonly ValueSet[] = [
   {
     name: 'defaults',
@@ -229,6 +250,73 @@ export const VALUE_SETS: readonly ValueSet[] = [
     expect(objects) {
       assert.deepEqual(kinds(objects), ['ConfigMap', 'Deployment', 'Service']);
       assert.equal(one<Scaled>(objects, 'Deployment').spec.replicas, 3);
+    },
+  },
+  {
+    name: 'tracing on, with extraEnv and resource attributes, another release',
+    release: { name: 'llm-proxy', namespace: 'llm-apps', values: TRACING },
+    expect(objects) {
+      const [found] = backstopContainers(objects);
+      assert.ok(found);
+      // extraEnv first, so that OTEL_RESOURCE_ATTRIBUTES can use $(K8S_NODE_NAME); the downward
+      // API's names before the value that uses them.
+      assert.deepEqual(found.container.env, [
+        { name: 'NODE_OPTIONS', value: '--max-old-space-size=192 --max-semi-space-size=8' },
+        ...TRACING.extraEnv,
+        fieldRef('K8S_POD_NAME', 'metadata.name'),
+        fieldRef('K8S_NAMESPACE_NAME', 'metadata.namespace'),
+        { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: COLLECTOR },
+        { name: 'OTEL_TRACES_SAMPLER', value: 'parentbased_traceidratio' },
+        { name: 'OTEL_TRACES_SAMPLER_ARG', value: '0.1' },
+        { name: 'OTEL_SERVICE_NAME', value: 'llm-proxy-backstop' },
+        {
+          name: 'OTEL_RESOURCE_ATTRIBUTES',
+          value:
+            'k8s.pod.name=$(K8S_POD_NAME),k8s.namespace.name=$(K8S_NAMESPACE_NAME),' +
+            'deployment.environment.name=prod%2Ceu%3D1,k8s.node.name=$(K8S_NODE_NAME)',
+        },
+      ]);
+      // backstop's settings stay in the ConfigMap, and only there.
+      const { data } = one<ConfigMapObject>(objects, 'ConfigMap');
+      assert.deepEqual(
+        Object.keys(data).filter((key) => key.startsWith('OTEL_')),
+        [],
+      );
+    },
+  },
+  {
+    name: 'tracing on with another sampler, a numeric ratio and a service name',
+    release: {
+      values: {
+        tracing: {
+          enabled: true,
+          endpoint: 'https://otlp.example.com',
+          sampler: 'traceidratio',
+          // A number, as a values file gives it: float64 to helm, which must print 0.25.
+          samplerArg: 0.25,
+          serviceName: 'llm-proxy',
+        },
+      },
+    },
+    expect(objects) {
+      const [found] = backstopContainers(objects);
+      assert.ok(found);
+      const env = Object.fromEntries((found.container.env ?? []).map((v) => [v.name, v.value]));
+      assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'https://otlp.example.com');
+      assert.equal(env.OTEL_TRACES_SAMPLER, 'traceidratio');
+      assert.equal(env.OTEL_TRACES_SAMPLER_ARG, '0.25');
+      assert.equal(env.OTEL_SERVICE_NAME, 'llm-proxy');
+    },
+  },
+  {
+    name: 'tracing off, with extraEnv only',
+    release: { values: { extraEnv: [{ name: 'OTEL_SDK_DISABLED', value: 'true' }] } },
+    expect(objects) {
+      const [found] = backstopContainers(objects);
+      assert.deepEqual(
+        found?.container.env?.map((v) => v.name),
+        ['NODE_OPTIONS', 'OTEL_SDK_DISABLED'],
+      );
     },
   },
 ];

@@ -1,15 +1,43 @@
 import { HEALTH_PATH, METRICS_PATH, READY_PATH } from '../../src/admin/paths.ts';
 import { CONFIG_VARIABLES, type Config, loadConfig } from '../../src/config.ts';
+import { traceSettingsFrom } from '../../src/trace/otel-env.ts';
 import type { K8sObject } from './kustomize.ts';
 
 /**
- * Checks over rendered manifests that tie them to the code: env names to `CONFIG_VARIABLES`, ports
- * to the configuration they run with, probe paths to src/admin/paths.ts, the grace period to the
- * drain timers. Each returns human-readable problems; an empty list means the manifests agree.
+ * Checks over rendered manifests that tie them to the code: env names to `CONFIG_VARIABLES` and
+ * the tracing variables, values to what config.ts and trace/otel-env.ts accept, ports to the
+ * configuration they run with, probe paths to src/admin/paths.ts, the grace period to the drain
+ * timers. Each returns human-readable problems; an empty list means the manifests agree.
  */
 
 /** Variables set on backstop containers that backstop does not read: the Node runtime does. */
 export const RUNTIME_VARIABLES: readonly string[] = ['NODE_OPTIONS'];
+
+const exporterVariables = (suffix: string) => [
+  `OTEL_EXPORTER_OTLP_${suffix}`,
+  `OTEL_EXPORTER_OTLP_TRACES_${suffix}`,
+];
+
+/**
+ * The standard OpenTelemetry variables that tracing reads: src/trace/otel-env.ts, then the
+ * exporter (@opentelemetry/otlp-exporter-base, node http configuration) and the resource's env
+ * detector (@opentelemetry/resources). Listed, not matched by prefix, so that a misspelt one
+ * (OTEL_TRACE_SAMPLER) is caught instead of leaving the default in force.
+ */
+export const TRACING_VARIABLES: readonly string[] = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+  'OTEL_BSP_EXPORT_TIMEOUT',
+  ...['ENDPOINT', 'PROTOCOL', 'HEADERS', 'TIMEOUT', 'COMPRESSION'].flatMap(exporterVariables),
+  ...['CERTIFICATE', 'CLIENT_CERTIFICATE', 'CLIENT_KEY'].flatMap(exporterVariables),
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+];
 
 /** Stands in for UPSTREAM_URL where a base leaves it to the overlay, to compute the rest. */
 const PLACEHOLDER_UPSTREAM = 'http://upstream.invalid';
@@ -96,6 +124,41 @@ export function containerEnv(container: Container, objects: readonly K8sObject[]
   return env;
 }
 
+/** What a pod's env reads from elsewhere: pod fields (`fieldRef`) and Secrets' keys, by name. */
+export type PodSources = {
+  fields: Record<string, string>;
+  secrets?: Record<string, Record<string, string>>;
+};
+
+/**
+ * The `env` entries of `container` as the kubelet hands them to the process: a `fieldRef` or a
+ * `secretKeyRef` takes its value from `sources`, and `$(NAME)` in a value is replaced by an
+ * earlier entry's value (`$$` is a literal `$`; an unknown name stays as written), as Kubernetes
+ * documents for dependent variables. envFrom is left out: the tests that start backstop set its
+ * ports themselves.
+ */
+export function kubeletEnv(container: Container, sources: PodSources): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    const from = variable.valueFrom as
+      | { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } }
+      | undefined;
+    if (from !== undefined) {
+      const { fieldRef, secretKeyRef: secret } = from;
+      const value = fieldRef
+        ? sources.fields[fieldRef.fieldPath]
+        : secret && sources.secrets?.[secret.name]?.[secret.key];
+      if (value === undefined) throw new Error(`env ${variable.name}: ${JSON.stringify(from)} not given`);
+      env[variable.name] = value;
+      continue;
+    }
+    env[variable.name] = (variable.value ?? '').replace(/\$\$|\$\(([^)]*)\)/g, (whole, name?: string) =>
+      name === undefined ? '$' : (env[name] ?? whole),
+    );
+  }
+  return env;
+}
+
 /**
  * The configuration backstop would load in `container`; UPSTREAM_URL, when left empty for an
  * overlay to fill, is replaced by a placeholder so that the rest can still be checked.
@@ -149,15 +212,23 @@ export function checkBackstopContainer(found: BackstopContainer, objects: readon
         problems.push(`${at}: ConfigMap ${name} sets ${key}, which backstop does not read`);
     }
   }
-  for (const variable of container.env ?? []) {
-    if (!CONFIG_VARIABLES.includes(variable.name) && !RUNTIME_VARIABLES.includes(variable.name)) {
-      problems.push(`${at}: env ${variable.name} is neither a backstop variable nor a Node one`);
+  const env = container.env ?? [];
+  env.forEach((variable, i) => {
+    const known = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES, ...TRACING_VARIABLES];
+    // Else it must be there for another's value: the kubelet expands $(NAME) from earlier entries
+    // only (the downward API's pod name into OTEL_RESOURCE_ATTRIBUTES).
+    const used = env.slice(i + 1).some((later) => later.value?.includes(`$(${variable.name})`));
+    if (!known.includes(variable.name) && !used) {
+      problems.push(
+        `${at}: env ${variable.name} is neither a backstop, tracing or Node variable nor used by a later one`,
+      );
     }
-  }
+  });
 
   let config: Config;
   try {
     config = containerConfig(container, objects);
+    traceSettingsFrom(containerEnv(container, objects));
   } catch (error) {
     return [...problems, `${at}: backstop would not start: ${(error as Error).message}`];
   }

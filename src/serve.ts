@@ -141,12 +141,8 @@ const admin = createAdaptorServer({
 
 const port = await listen(proxy, config.port, config.host);
 const adminPort = await listen(admin, config.adminPort, config.adminHost);
-loggers.lifecycle.info(
-  { port, adminPort, upstream: config.upstreamUrl.href, version, tracing: tracing !== undefined },
-  'listening',
-);
-loggers.flush();
-
+// Signals are handled before the `listening` line goes out: whoever waits for that line (a test,
+// a supervisor) may send SIGTERM at once, and it must drain, not kill.
 installShutdown({
   delayMs: config.shutdownDelayMs,
   graceMs: config.shutdownGraceMs,
@@ -165,3 +161,9 @@ installShutdown({
   log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),
   exit: (code) => process.exit(code),
 });
+
+loggers.lifecycle.info(
+  { port, adminPort, upstream: config.upstreamUrl.href, version, tracing: tracing !== undefined },
+  'listening',
+);
+loggers.flush();

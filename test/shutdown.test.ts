@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODELS, expectedContent, type Simulator, startSimulator } from '../src/simulator/index.ts';
 import { startBackstop } from './support/backstop-process.ts';
 import { chat, until } from './support/proxy-client.ts';
@@ -208,4 +210,42 @@ test('streams still running when SHUTDOWN_GRACE_MS ends are cut, and the process
   assert.equal(result.ending, 'aborted', 'not a clean end of the body');
   const seen = upstream.seen.find((s) => s.body.includes('endless'));
   assert.equal(await seen?.closed, 'aborted', 'the upstream stream was closed too');
+});
+
+test('SIGTERM exits even when stdout is gone (a log collector that died): no endless flush', async () => {
+  // sonic-boom 4's flushSync retried a write that failed with EPIPE forever, so a backstop whose
+  // stdout pipe had closed never exited on SIGTERM and waited for SIGKILL (found this session).
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      UPSTREAM_URL: 'http://127.0.0.1:9',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ADMIN_PORT: '0',
+      SHUTDOWN_DELAY_MS: '0',
+      SHUTDOWN_GRACE_MS: '1000',
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = once(child, 'exit');
+  const stdout = child.stdout as NodeJS.ReadableStream & { destroy(): void };
+  const first = await new Promise<string>((resolve) =>
+    stdout.once('data', (chunk) => resolve(String(chunk))),
+  );
+  const { port } = JSON.parse(first.split('\n')[0] as string) as { port: number };
+  // The reader goes away: every later write to the pipe fails with EPIPE.
+  stdout.destroy();
+  // Still serving (each answer is a log line that cannot be written), with no crash.
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/not-v1`);
+    assert.equal(res.status, 404);
+    await res.arrayBuffer();
+  }
+  assert.equal(child.exitCode, null, 'backstop kept running without its stdout');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const [code, signal] = await exited;
+  clearTimeout(timer);
+  assert.notEqual(signal, 'SIGKILL', 'backstop did not exit on SIGTERM within 15 s');
+  assert.deepEqual([code, signal], [0, null]);
 });

@@ -16,7 +16,7 @@ before(async () => {
   upstream = await new ScriptedUpstream().listen();
   backstop = await startBackstop({
     UPSTREAM_URL: upstream.url,
-    MODELS: 'r-gzip,r-short,r-slash,r-trickle,r-400,r-stall,r-probe,r-grammar',
+    MODELS: 'r-gzip,r-short,r-slash,r-trickle,r-400,r-stall,r-probe,r-grammar,r-leading,r-leading-bom',
     RETRY_MAX_ATTEMPTS: '3',
     RETRY_BASE_DELAY_MS: '1',
     RETRY_MAX_DELAY_MS: '5',
@@ -109,6 +109,29 @@ test('a stream in any spelling of the SSE grammar is verified by its first data 
   const log = await backstop.waitForLog((l) => l.msg === 'request' && l.model === 'r-grammar');
   assert.equal(log.outcome, 'ok');
   assert.deepEqual(log.results, ['model_mismatch', 'ok']);
+});
+
+test('a stream that opens with a blank line is verified by the event after it (WHATWG), once', async () => {
+  // The one parser first took a leading blank line for part of the first event, whose data then
+  // read as empty: every attempt was invalid_response, 10 generations and a 502 (review of issue 10).
+  const writes = ['\n', chunk('r-leading', 'hi'), DONE];
+  const cut = ['\uFEFF\r', `\n${chunk('r-leading-bom', 'hi')}`, DONE];
+  upstream.script('r-leading', sse(writes));
+  upstream.script('r-leading-bom', sse(cut));
+  for (const [model, sent] of [
+    ['r-leading', writes],
+    ['r-leading-bom', cut],
+  ] as const) {
+    const req = request(`${backstop.url}/v1/chat/completions`, { method: 'POST' });
+    req.end(JSON.stringify({ model, messages: [], stream: true }));
+    const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+    const body: Buffer[] = [];
+    for await (const part of res) body.push(part as Buffer);
+    assert.equal(res.statusCode, 200, model);
+    assert.equal(res.headers['x-backstop-attempts'], '1', model);
+    assert.equal(Buffer.concat(body).toString(), sent.join(''), `${model}: relayed as sent, no error event`);
+    assert.equal(upstream.count(model), 1);
+  }
 });
 
 test('a gateway that compresses what it is allowed to still gets verified answers', async () => {

@@ -31,8 +31,11 @@ export class StreamTail {
 
   /** True when the last event that carries data, of the bytes so far, is the `[DONE]` sentinel. */
   get done(): boolean {
-    const bytes = this.#tail;
     const whole = this.#seen <= TAIL_BYTES;
+    // The whole stream is kept: it is read from its start, past its BOM, where a blank line is an
+    // event end. Otherwise the three bytes before an event are what tell where it starts.
+    const kept = this.#tail;
+    const bytes = whole ? kept.subarray(bomLength(kept, 0, kept.length)) : kept;
     // An event's start is known when it is the stream's, or when the three bytes before it are kept.
     let start = whole ? 0 : NONE;
     let from = whole ? 0 : 2;
@@ -41,8 +44,7 @@ export class StreamTail {
       const end = nextEventEnd(bytes, from, NONE, NONE);
       const stop = end < 0 ? bytes.length : end;
       if (start >= 0) {
-        const skip = start === 0 && whole ? bomLength(bytes, 0, stop) : 0;
-        const data = eventData(bytes, start + skip, stop);
+        const data = eventData(bytes, start, stop);
         if (data !== '') last = data;
       }
       if (end < 0) return last === '[DONE]';

@@ -20,7 +20,9 @@ test('a blank line ends an event, for every line end of the grammar and its cont
   assert.equal(endsEvent(LF, CR, X), false, 'a CRLF that ends a line');
   assert.equal(endsEvent(LF, X, LF), false);
   assert.equal(endsEvent(X, LF, LF), false);
-  assert.equal(endsEvent(LF, NONE, NONE), false, 'no line before the first byte');
+  assert.equal(endsEvent(LF, NONE, NONE), true, 'a blank line at the stream start (WHATWG)');
+  assert.equal(endsEvent(CR, NONE, NONE), true, 'a CR blank line at the stream start');
+  assert.equal(endsEvent(LF, CR, NONE), true, 'a CRLF blank line at the stream start');
 });
 
 test('the forward and backward scans find the same ends, with context from the chunk before', () => {

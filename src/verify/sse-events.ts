@@ -17,15 +17,21 @@ export const NONE = -1;
 /**
  * True when byte `c`, after the bytes `b1` and `b2` (`NONE` before the stream), ends an event: it
  * is the last byte of a blank line. Lines end in CRLF, LF or CR; a blank line is a line end right
- * after another line end. A blank line ended by CRLF ends its event at the CR already (a parser
+ * after another line end, or at the stream's very start (WHATWG: a leading blank line dispatches
+ * nothing, and the next event is read as usual). A blank line ended by CRLF ends its event at the CR already (a parser
  * cannot wait for an LF that may never come) and again at its LF, so an event may be cut after
  * either. Three bytes of context decide it, wherever a chunk was cut: a CR followed by an LF is
  * always one line end, so the byte before tells which line end `c` belongs to.
  */
 export function endsEvent(c: number, b1: number, b2: number): boolean {
-  if (c === CR) return b1 === CR || b1 === LF;
+  if (c === CR) return isLineStart(b1);
   if (c !== LF) return false;
-  return b1 === LF || (b1 === CR && (b2 === CR || b2 === LF));
+  return b1 === LF || b1 === NONE || (b1 === CR && isLineStart(b2));
+}
+
+/** True when a line starts after byte `b`: after a line end, or at the stream's start. */
+function isLineStart(b: number): boolean {
+  return b === LF || b === CR || b === NONE;
 }
 
 /** `bytes[i]`, reaching into the two bytes before the chunk (`p1` just before, then `p2`). */

@@ -1,5 +1,7 @@
 import { bomLength, byteBeforeLast, eventData, lastByte, NONE, nextEventEnd } from './sse-events.ts';
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /**
  * Finds the first SSE event that carries data in a stream fed chunk by chunk, with the shared
  * grammar of `sse-events.ts` (comments, `id:` / `retry:` lines, CR / LF / CRLF, a BOM, events
@@ -13,13 +15,27 @@ export class SseFirstEvent {
   /** The unfinished event's bytes from earlier chunks (views, no copies); usually none. */
   #parts: Buffer[] | undefined;
   #partsBytes = 0;
-  /** No event has ended yet: a BOM may still open the stream. */
-  #first = true;
+  /** No byte after the stream's BOM has been read yet. */
+  #atStart = true;
+  /** The stream's first one or two bytes while they may still be the start of a BOM. */
+  #head: Buffer | undefined;
   #data: string | undefined;
 
   /** Feeds one chunk; returns the first event's data once that event is complete. */
   feed(chunk: Buffer): string | undefined {
     if (this.#data !== undefined) return this.#data;
+    if (this.#atStart) {
+      // A BOM belongs to no line, so what follows it still starts the stream (a blank line there
+      // is an event end, WHATWG). It may come cut across chunks: its first bytes wait here.
+      if (this.#head !== undefined) chunk = Buffer.concat([this.#head, chunk]);
+      this.#head = undefined;
+      if (chunk.length < BOM.length && BOM.subarray(0, chunk.length).equals(chunk)) {
+        if (chunk.length > 0) this.#head = chunk;
+        return undefined;
+      }
+      chunk = chunk.subarray(bomLength(chunk, 0, chunk.length));
+      this.#atStart = false;
+    }
     let start = 0;
     for (;;) {
       const end = nextEventEnd(chunk, start, this.#p1, this.#p2);
@@ -54,10 +70,6 @@ export class SseFirstEvent {
       to = bytes.length;
       this.#parts = undefined;
       this.#partsBytes = 0;
-    }
-    if (this.#first) {
-      this.#first = false;
-      from += bomLength(bytes, from, to);
     }
     return eventData(bytes, from, to);
   }

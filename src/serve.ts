@@ -33,7 +33,9 @@ function configOrExit(): Config {
 /** Tracing as OTEL_* asks for it (docs/observability.md, Traces); bad OTEL_* values exit 2 too. */
 async function tracingOrExit(): Promise<Tracing | undefined> {
   try {
-    return await loadTracing(process.env, config, version);
+    return await loadTracing(process.env, config, version, (error, reqId) =>
+      loggers.requests.error({ err: error, reqId }, 'tracing failed; the request goes on'),
+    );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`backstop: configuration error: ${error.message}\n`);

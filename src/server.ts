@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from './errors.ts';
-import { type AdmissionDeps, createAdmission, type Incoming } from './proxy/index.ts';
+import { type AdmissionDeps, createAdmission, endAfterBug, requestIdFrom } from './proxy/index.ts';
 
 /** Everything the proxy routes need, wired by serve.ts. */
 export type ProxyAppDeps = AdmissionDeps;
@@ -19,16 +19,20 @@ export type ProxyHandler = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export function createProxyHandler(deps: ProxyAppDeps): ProxyHandler {
   const admission = createAdmission(deps);
-  const failed = (request: Incoming, error: unknown) => {
-    deps.onUnexpectedError(error, request.record.id);
-    const { res } = request;
-    if (!res.headersSent) {
-      const headers = { 'x-request-id': request.record.id };
-      sendError(res, 'internal_error', 'backstop failed to handle the request.', headers);
-    } else res.destroy();
-  };
   return (req, res) => {
-    const request = admission.begin(req, res);
-    admission.admit(request).catch((error: unknown) => failed(request, error));
+    let request: ReturnType<typeof admission.begin>;
+    try {
+      request = admission.begin(req, res);
+    } catch (error) {
+      // No record to end: the bug is logged with the id the request would have had.
+      const id = requestIdFrom(req.headers['x-request-id']);
+      deps.onUnexpectedError(error, id);
+      sendError(res, 'internal_error', 'backstop failed to handle the request.', { 'x-request-id': id });
+      return;
+    }
+    admission.admit(request).catch((error: unknown) => {
+      deps.onUnexpectedError(error, request.record.id);
+      endAfterBug(request, deps, error);
+    });
   };
 }

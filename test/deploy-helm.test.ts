@@ -144,6 +144,11 @@ describe('helm template refuses values that would break the pods', () => {
       /tracing.endpoint is empty/,
     ],
     [
+      'tracing to an endpoint without a scheme, which backstop refuses at start-up',
+      { tracing: { enabled: true, endpoint: 'otel-collector:4318' } },
+      /tracing.endpoint otel-collector:4318 is not an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
       'tracing to the OTLP/gRPC port',
       { tracing: { enabled: true, endpoint: 'http://otel-collector.observability:4317' } },
       /tracing.endpoint http:\/\/otel-collector.observability:4317 is the OTLP\/gRPC port/,

@@ -178,6 +178,75 @@ describe('a request that took 3 attempts', () => {
   });
 });
 
+describe('what a span holds that the client or the upstream chose', () => {
+  let receiver: OtlpReceiver;
+  let upstream: ScriptedUpstream;
+  let backstop: BackstopProcess;
+
+  before(async () => {
+    receiver = await new OtlpReceiver().listen();
+    upstream = await new ScriptedUpstream().listen();
+    // A hostile upstream: a 100 KiB response id, and 100 choices.
+    upstream.script('long-id', (_req, res, body) => {
+      const choices = Array.from({ length: 100 }, (_, index) => ({
+        index,
+        text: 'x',
+        finish_reason: 'stop',
+      }));
+      const answer = JSON.stringify({ id: 'i'.repeat(100 * 1024), model: body?.model, choices });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+    backstop = await startBackstop({ UPSTREAM_URL: upstream.url, ...tracingEnv(receiver) });
+  });
+
+  after(async () => {
+    await backstop.stop();
+    await upstream.close();
+    await receiver.close();
+  });
+
+  const serverSpanOf = async (id: string | null) => {
+    const spans = await receiver.until((all) =>
+      all.some((s) => s.kind === SPAN_KIND_SERVER && s.attributes['backstop.request_id'] === id),
+    );
+    return spans.find((s) => s.attributes['backstop.request_id'] === id) as ReceivedSpan;
+  };
+
+  test('a request refused before it goes upstream still names its route', async () => {
+    const res = await fetch(`${backstop.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model": 5}',
+    });
+    assert.equal(res.status, 400);
+    await res.arrayBuffer();
+    const server = await serverSpanOf(res.headers.get('x-request-id'));
+    assert.equal(server.name, 'POST /v1/chat/completions');
+    assert.equal(server.attributes['http.route'], '/v1/chat/completions');
+    assert.equal(server.attributes['backstop.outcome'], 'bad_request');
+    assert.equal(server.attributes['backstop.attempts'], 0);
+  });
+
+  test("an upstream's long values are cut: attribute values at 512 characters, 16 finish reasons", async () => {
+    const res = await fetch(`${backstop.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model": "long-id", "prompt": "hi"}',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(
+      ((await res.json()) as { id: string }).id.length,
+      100 * 1024,
+      'the client gets the answer whole',
+    );
+    const server = await serverSpanOf(res.headers.get('x-request-id'));
+    const spans = await receiver.until((all) => childrenOf(all, server).length === 1);
+    const attempt = childrenOf(spans, server)[0] as ReceivedSpan;
+    assert.equal(String(attempt.attributes['gen_ai.response.id']).length, 512);
+    assert.equal((attempt.attributes['gen_ai.response.finish_reasons'] as string[]).length, 16);
+  });
+});
+
 describe('a stream through the simulator', () => {
   let receiver: OtlpReceiver;
   let sim: Simulator;

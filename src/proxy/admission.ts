@@ -122,6 +122,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     const query = path.indexOf('?');
     const route = path.slice(basePath.length, query < 0 ? undefined : query).replace(/\/$/, '');
     const modelRoute = method === 'POST' && MODEL_ROUTES.has(route);
+    // Known before any refusal below, so a refused request's span still names its route.
+    request.trace?.routed(route, undefined);
     let model: string | undefined;
     // Every body that reads as a JSON object is checked, whatever its content-type says: vLLM
     // (FastAPI) parses a body with no content-type as JSON (issue 10).
@@ -144,7 +146,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       refuse(request, deps, 'model_not_allowed', 'model_not_found', message);
       return;
     }
-    request.trace?.routed(route, model);
+    if (model !== undefined) request.trace?.routed(route, model);
     const retry: RetryMode = modelRoute ? 'model' : bodiless ? 'idempotent' : 'none';
     const spec: AttemptSpec = {
       dispatcher: deps.dispatcher,

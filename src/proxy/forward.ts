@@ -17,7 +17,7 @@ import { type AttemptResult, retryClassOf } from '../verify/index.ts';
 import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } from './attempt.ts';
 import type { BreakerTicket } from './breaker-ticket.ts';
 import { MisrouteWait } from './misroute-wait.ts';
-import { answerError, finish } from './request-end.ts';
+import { answerError, endAfterBug, finish } from './request-end.ts';
 import { deliver } from './respond.ts';
 import { UpstreamRoute } from './upstream-route.ts';
 
@@ -95,14 +95,7 @@ export async function forward(job: ForwardJob, deps: ForwardDeps): Promise<void>
     route.abandon();
     last?.rest?.destroy();
     // finish() ends a request once: one that ended before the error keeps its record.
-    if (job.res.headersSent) {
-      job.res.destroy();
-      finish(job, deps, job.res.statusCode, 'internal_error', String(error));
-    } else {
-      const message = 'backstop failed to handle the request.';
-      const headers = { 'x-request-id': job.record.id };
-      answerError(job, deps, 'internal_error', 'internal_error', message, headers, String(error));
-    }
+    endAfterBug(job, deps, error);
   } finally {
     wait.leave();
   }

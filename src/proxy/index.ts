@@ -10,7 +10,14 @@ export { type ForwardDeps, type ForwardJob, forward, type RetryMode } from './fo
 export { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 export { startsLikeJsonObject } from './json-text.ts';
 export { readRequestBody } from './request-body.ts';
-export { answerError, type EndingDeps, type EndingRequest, finish, refuse } from './request-end.ts';
+export {
+  answerError,
+  type EndingDeps,
+  type EndingRequest,
+  endAfterBug,
+  finish,
+  refuse,
+} from './request-end.ts';
 export { MAX_MODEL_NAME_LENGTH, type RequestFields, readRequestFields } from './request-fields.ts';
 export { requestIdFrom } from './request-id.ts';
 export {

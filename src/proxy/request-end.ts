@@ -17,6 +17,8 @@ export interface EndingRequest {
 export interface EndingDeps {
   observer: ProxyObserver;
   now: () => number;
+  /** Logs a bug that surfaced while a request was ending, with its id. */
+  onUnexpectedError?: (error: unknown, requestId: string) => void;
 }
 
 /**
@@ -59,10 +61,13 @@ export function answerError(
 ): void {
   const { res } = request;
   sendError(res, code, message, headers);
-  whenSent(res).then((sent) => {
-    if (sent) finish(request, deps, res.statusCode, outcome, detail);
-    else finish(request, deps, 499, 'client_closed', `client closed before the answer (${outcome})`);
-  });
+  whenSent(res)
+    .then((sent) => {
+      if (sent) finish(request, deps, res.statusCode, outcome, detail);
+      else finish(request, deps, 499, 'client_closed', `client closed before the answer (${outcome})`);
+    })
+    // An observer's bug here would otherwise be an unhandled rejection, which ends the process.
+    .catch((error: unknown) => deps.onUnexpectedError?.(error, request.record.id));
 }
 
 /**
@@ -82,6 +87,22 @@ export function refuse(
   deps.observer.requestStarted(record.model);
   const sent = { ...headers, 'x-request-id': record.id, 'x-backstop-attempts': 0 };
   answerError(request, deps, code, outcome, message, sent, code);
+}
+
+/**
+ * Ends a request that a bug interrupted: 500 `internal_error` if nothing went out yet, else the
+ * connection is cut (a half-sent answer must not look whole). Recorded like any other end.
+ */
+export function endAfterBug(request: EndingRequest, deps: EndingDeps, error: unknown): void {
+  const { res } = request;
+  if (res.headersSent) {
+    res.destroy();
+    finish(request, deps, res.statusCode, 'internal_error', String(error));
+    return;
+  }
+  const headers = { 'x-request-id': request.record.id };
+  const message = 'backstop failed to handle the request.';
+  answerError(request, deps, 'internal_error', 'internal_error', message, headers, String(error));
 }
 
 /** Resolves true once the whole response was handed to the socket, false if it closed first. */

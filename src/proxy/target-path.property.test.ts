@@ -157,3 +157,15 @@ test('no spelling of any path leaves /v1 under the base path, decoded up to twic
     RUNS,
   );
 });
+
+test('an absolute-form target is forwarded only with an http or https scheme, any case', () => {
+  assert.equal(toUpstreamPath('http://gw/v1/models', BASE), `${BASE}/v1/models`);
+  assert.equal(toUpstreamPath('HTTPS://gw/v1/models', BASE), `${BASE}/v1/models`);
+  for (const target of [
+    'ftp://evil/v1/models',
+    'file:///v1/models',
+    'x-http://gw/v1/models',
+    '://gw/v1/models',
+  ])
+    assert.equal(toUpstreamPath(target, BASE), undefined, target);
+});

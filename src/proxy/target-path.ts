@@ -10,6 +10,9 @@ const SAFE_PATH = /^\/v1(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)*\/?$/;
 const ENCODED_TRICK = /%(?:25)*(?:2f|5c|2e|00)/i;
 const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
 
+/** The schemes of an absolute-form target, any case. */
+const HTTP_SCHEME = /^https?$/i;
+
 /**
  * Maps a request target (origin-form or absolute-form, RFC 9112 section 3.2) to the path sent
  * upstream under `basePath`, or `undefined` when it must not be forwarded. Encoded unreserved
@@ -18,9 +21,10 @@ const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
 export function toUpstreamPath(target: string, basePath: string): string | undefined {
   let pathAndQuery = target;
   if (!target.startsWith('/')) {
-    // Absolute-form: the authority is ignored; backstop only ever talks to UPSTREAM_URL.
+    // Absolute-form: the authority is ignored; backstop only ever talks to UPSTREAM_URL. Only an
+    // http or https target is one (RFC 9112 section 3.2.2), as hono's listener used to require.
     const scheme = target.indexOf('://');
-    if (scheme < 0) return undefined;
+    if (scheme < 0 || !HTTP_SCHEME.test(target.slice(0, scheme))) return undefined;
     const slash = target.indexOf('/', scheme + 3);
     if (slash < 0) return undefined;
     pathAndQuery = target.slice(slash);

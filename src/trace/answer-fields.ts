@@ -35,10 +35,13 @@ export function answerFieldsOf(json: string): AnswerFields | undefined {
   };
 }
 
+/** Finish reasons kept at most: an answer may carry any number of choices (`n`). */
+const MAX_FINISH_REASONS = 16;
+
 function finishReasonsOf(choices: unknown): string[] | undefined {
   if (!Array.isArray(choices)) return undefined;
   const reasons: string[] = [];
-  for (const choice of choices) {
+  for (const choice of choices.slice(0, MAX_FINISH_REASONS)) {
     const reason = (choice as { finish_reason?: unknown } | null)?.finish_reason;
     if (typeof reason === 'string') reasons.push(reason);
   }

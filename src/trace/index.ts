@@ -14,6 +14,7 @@ export async function loadTracing(
   env: NodeJS.ProcessEnv,
   config: Config,
   version: string,
+  onError: (error: unknown, requestId: string | undefined) => void,
 ): Promise<Tracing | undefined> {
   const settings = traceSettingsFrom(env);
   if (settings === undefined) return undefined;
@@ -22,5 +23,6 @@ export async function loadTracing(
     settings,
     version,
     targets: { gateway: config.upstreamUrl, endpoints: config.modelEndpoints },
+    onError,
   });
 }

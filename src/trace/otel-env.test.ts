@@ -81,4 +81,13 @@ test('what backstop cannot honour fails start-up, naming the variable', () => {
   }
   // A common cluster-wide default: accepted, and JSON is what goes out.
   assert.ok(traceSettingsFrom({ ...ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }));
+  // The traces-specific protocol wins over the general one; enum values take any case.
+  assert.ok(
+    traceSettingsFrom({
+      ...ENDPOINT,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'HTTP/JSON',
+    }),
+  );
+  assert.equal(traceSettingsFrom({ ...ENDPOINT, OTEL_TRACES_SAMPLER: 'ALWAYS_ON' })?.sampler, 'always_on');
 });

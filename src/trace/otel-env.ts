@@ -52,15 +52,20 @@ export function traceSettingsFrom(env: NodeJS.ProcessEnv): TraceSettings | undef
     if (url !== undefined && !/^https?:$/.test(URL.parse(url)?.protocol ?? ''))
       fail(env, key, 'an http:// or https:// URL, e.g. http://otel-collector:4318');
   }
-  for (const key of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    // http/protobuf is accepted because it is a common cluster-wide default; what is sent is
-    // OTLP/HTTP JSON, which every OTLP/HTTP receiver (the Collector's included) reads too.
-    const protocol = value(env, key);
-    if (protocol !== undefined && protocol !== 'http/json' && protocol !== 'http/protobuf') {
-      fail(env, key, '`http/json` (backstop exports OTLP/HTTP JSON; gRPC is not supported)');
-    }
+  // The traces-specific variable wins over the general one. http/protobuf is accepted because it
+  // is a common cluster-wide default; what is sent is OTLP/HTTP JSON, which every OTLP/HTTP
+  // receiver (the Collector's included) reads too.
+  const protocolKey =
+    value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined
+      ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+      : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = value(env, protocolKey)?.toLowerCase();
+  if (protocol !== undefined && protocol !== 'http/json' && protocol !== 'http/protobuf') {
+    fail(env, protocolKey, '`http/json` or `http/protobuf` (sent as OTLP/HTTP JSON; gRPC is not supported)');
   }
-  const sampler = (value(env, 'OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on') as SamplerName;
+  // Enum values are case-insensitive in the OpenTelemetry environment specification.
+  const sampler = (value(env, 'OTEL_TRACES_SAMPLER')?.toLowerCase() ??
+    'parentbased_always_on') as SamplerName;
   if (!SAMPLERS.includes(sampler)) fail(env, 'OTEL_TRACES_SAMPLER', `one of ${SAMPLERS.join(', ')}`);
   const ratioText = value(env, 'OTEL_TRACES_SAMPLER_ARG');
   const ratio = ratioText === undefined ? 1 : Number(ratioText);

@@ -15,8 +15,11 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from './attributes.ts';
 import type { TraceSettings } from './otel-env.ts';
-import { OtelRequestTrace, type TraceTargets } from './spans.ts';
+import { OtelRequestTrace, type TraceErrorHandler, type TraceTargets } from './spans.ts';
 import type { Tracing } from './types.ts';
+
+/** Longest attribute value, in characters (a model name is at most 256). */
+const MAX_ATTRIBUTE_LENGTH = 512;
 
 /** How long the last export may take at shutdown. */
 const SHUTDOWN_EXPORT_MS = 2000;
@@ -25,6 +28,8 @@ export interface TracingOptions {
   settings: TraceSettings;
   version: string;
   targets: TraceTargets;
+  /** Logs a bug in the tracing code; the request goes on untraced. */
+  onError: TraceErrorHandler;
 }
 
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
@@ -49,6 +54,9 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
   const provider = new TracerProvider({
     resource,
     sampler: samplerOf(settings),
+    // Attribute values come from upstream answers too (a response id, a served model name): they
+    // are cut here, or a hostile upstream's 4 MiB `id` would sit in the batch queue for seconds.
+    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter(),
@@ -70,7 +78,15 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
         parent,
       );
       const context = trace.setSpan(parent, span);
-      return new OtelRequestTrace(tracer, propagator, options.targets, method, span, context);
+      return new OtelRequestTrace(
+        tracer,
+        propagator,
+        options.targets,
+        method,
+        span,
+        context,
+        options.onError,
+      );
     },
     // Bounded: an unreachable collector must not hold a draining pod past its grace period.
     shutdown: () => Promise.race([provider.shutdown(), sleep(SHUTDOWN_EXPORT_MS, undefined, { ref: false })]),

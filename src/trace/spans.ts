@@ -67,6 +67,19 @@ const headerSetter: TextMapSetter<Record<string, string | string[]>> = {
   },
 };
 
+/** Longest span status message: a `detail` may quote an upstream's answer (a served model name). */
+const MAX_STATUS_MESSAGE = 256;
+
+/** `detail`, cut to MAX_STATUS_MESSAGE characters. */
+function statusMessage(detail: string | undefined): string | undefined {
+  return detail === undefined || detail.length <= MAX_STATUS_MESSAGE
+    ? detail
+    : detail.slice(0, MAX_STATUS_MESSAGE);
+}
+
+/** Where a bug in the tracing code goes, so that it never reaches the request path. */
+export type TraceErrorHandler = (error: unknown, requestId: string | undefined) => void;
+
 /** The SERVER span of one client request, and the parent of its attempts' spans. */
 export class OtelRequestTrace implements RequestTrace {
   #operation: string | undefined;
@@ -79,6 +92,7 @@ export class OtelRequestTrace implements RequestTrace {
   readonly span: Span;
   /** The request's context: the parent of its attempts' spans. */
   readonly context: Context;
+  readonly onError: TraceErrorHandler;
 
   constructor(
     tracer: Tracer,
@@ -87,6 +101,7 @@ export class OtelRequestTrace implements RequestTrace {
     method: string,
     span: Span,
     context: Context,
+    onError: TraceErrorHandler,
   ) {
     this.tracer = tracer;
     this.propagator = propagator;
@@ -94,6 +109,7 @@ export class OtelRequestTrace implements RequestTrace {
     this.method = method;
     this.span = span;
     this.context = context;
+    this.onError = onError;
   }
 
   routed(route: string, model: string | undefined): void {
@@ -129,7 +145,7 @@ export class OtelRequestTrace implements RequestTrace {
         ? `${this.#operation} ${this.#model}`
         : this.method;
     const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, this.context);
-    this.#open = new OtelAttemptTrace(span, trace.setSpan(this.context, span), this.propagator);
+    this.#open = new OtelAttemptTrace(span, trace.setSpan(this.context, span), this.propagator, this.onError);
     return this.#open;
   }
 
@@ -138,9 +154,22 @@ export class OtelRequestTrace implements RequestTrace {
   }
 
   ended(record: RequestRecord): void {
+    try {
+      this.#end(record);
+    } catch (error) {
+      this.onError(error, record.id);
+    }
+  }
+
+  #end(record: RequestRecord): void {
     // An attempt left open by a bug still ends, with its request.
     this.#open?.end();
     const span = this.span;
+    // A request the sampler dropped: nothing is recorded, so nothing is worth computing.
+    if (!span.isRecording()) {
+      span.end();
+      return;
+    }
     span.setAttribute(ATTR_URL_PATH, record.path);
     span.setAttribute(ATTR_BACKSTOP_REQUEST_ID, record.id);
     span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, record.status);
@@ -149,7 +178,7 @@ export class OtelRequestTrace implements RequestTrace {
     if (record.ttftMs !== undefined) span.setAttribute(ATTR_BACKSTOP_TTFT_MS, Math.round(record.ttftMs));
     if (FAILED.has(record.outcome) || record.status >= 500) {
       span.setAttribute(ATTR_ERROR_TYPE, record.outcome);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: record.detail });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: statusMessage(record.detail) });
     }
     span.end();
   }
@@ -176,11 +205,18 @@ class OtelAttemptTrace implements AttemptTrace {
   /** The attempt's context, whose span id goes upstream in `traceparent`. */
   readonly context: Context;
   readonly propagator: W3CTraceContextPropagator;
+  readonly onError: TraceErrorHandler;
 
-  constructor(span: Span, context: Context, propagator: W3CTraceContextPropagator) {
+  constructor(
+    span: Span,
+    context: Context,
+    propagator: W3CTraceContextPropagator,
+    onError: TraceErrorHandler,
+  ) {
     this.span = span;
     this.context = context;
     this.propagator = propagator;
+    this.onError = onError;
   }
 
   headers(base: Record<string, string | string[]>): Record<string, string | string[]> {
@@ -194,11 +230,21 @@ class OtelAttemptTrace implements AttemptTrace {
 
   judged(outcome: AttemptOutcome): void {
     const span = this.span;
+    // A request the sampler dropped: its answer is not read a second time (the SDK records nothing).
+    if (!span.isRecording()) return;
+    try {
+      this.#judge(span, outcome);
+    } catch (error) {
+      this.onError(error, undefined);
+    }
+  }
+
+  #judge(span: Span, outcome: AttemptOutcome): void {
     if (outcome.status !== 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, outcome.status);
     if (outcome.clientGone || outcome.result !== 'ok') {
       const error = outcome.clientGone ? 'client_closed' : outcome.result;
       span.setAttribute(ATTR_ERROR_TYPE, error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.detail });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: statusMessage(outcome.detail) });
     }
     if (outcome.servedModel !== undefined) span.setAttribute(ATTR_GEN_AI_RESPONSE_MODEL, outcome.servedModel);
     if (outcome.result === 'ok' && !outcome.clientGone) this.#answered(outcome);

@@ -34,6 +34,9 @@ OTEL_RESOURCE_ATTRIBUTES, as the collector's k8sattributes processor and trace b
 {{- if eq $endpoint "" }}
 {{- fail "tracing.enabled is true but tracing.endpoint is empty: set it to the collector's OTLP/HTTP base URL, e.g. http://otel-collector.observability:4318" }}
 {{- end }}
+{{- if not (regexMatch "^https?://[^/]" $endpoint) }}
+{{- fail (printf "tracing.endpoint %s is not an http:// or https:// URL: backstop would exit 2 at start-up" $endpoint) }}
+{{- end }}
 {{- if regexMatch ":4317(/|$)" $endpoint }}
 {{- fail (printf "tracing.endpoint %s is the OTLP/gRPC port: backstop exports OTLP/HTTP (the collector's 4318)" $endpoint) }}
 {{- end }}

@@ -10,6 +10,8 @@ export interface LoadSpec {
   connections: number;
   /** Fixed overall arrival rate (req/s); absent: as fast as the connections go (saturation). */
   overallRate?: number;
+  /** `stream: true` requests (SSE); a response counts when its stream has ended. */
+  stream?: boolean;
   /** Keep each response time (ms, float) for sub-millisecond percentiles. */
   keepLatencies?: boolean;
 }
@@ -43,7 +45,12 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         requests: spec.models.map((model) => ({
           method: 'POST' as const,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model, prompt: 'Request 0', max_tokens: spec.maxTokens }),
+          body: JSON.stringify({
+            model,
+            prompt: 'Request 0',
+            max_tokens: spec.maxTokens,
+            ...(spec.stream ? { stream: true } : {}),
+          }),
         })),
       },
       (err, result) => {

@@ -41,6 +41,9 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         url: `${spec.url}/v1/completions`,
         connections: spec.connections,
         duration: spec.durationS,
+        // autocannon ends a run at its next sample tick (1 s by default): a smoke-sized step would
+        // last a whole second. Only the totals are read, so finer samples change nothing else.
+        ...(spec.durationS < 1 ? { sampleInt: 100 } : {}),
         ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
         requests: spec.models.map((model) => ({
           method: 'POST' as const,

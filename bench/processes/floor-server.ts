@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { Pool } from 'undici';
 
 /** backstop's default UPSTREAM_CONNECTIONS, so both may open as many sockets upstream. */
@@ -43,18 +43,29 @@ async function relay(req: IncomingMessage, body: Buffer, res: ServerResponse): P
   res.writeHead(up.statusCode, { 'content-type': type, 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
+/** The `model` of an SSE event's data, or undefined when it is not JSON. */
+function firstModel(event: string): unknown {
+  try {
+    return (JSON.parse(event.slice(event.indexOf('data:') + 5).trim()) as { model?: unknown }).model;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Holds bytes until the first event is whole, checks its `model`, then pipes the rest. */
-function relayStream(body: NodeJS.ReadableStream & { destroy(): void }, model: unknown, res: ServerResponse) {
+function relayStream(body: Readable, model: unknown, res: ServerResponse): void {
   let head: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     const end = head.indexOf(EVENT_END);
     if (end < 0) return;
     body.off('data', onData);
+    // The client may have gone while the first event was on its way: pipeline() throws on a
+    // destroyed destination, so end the upstream body here instead.
+    if (res.destroyed) return void body.destroy();
     body.pause();
     const first = head.subarray(0, end).toString('utf8');
-    const data = first.slice(first.indexOf('data:') + 5).trim();
-    if ((JSON.parse(data) as { model?: unknown }).model !== model) {
+    if (firstModel(first) !== model) {
       body.destroy();
       return fail(res, 502);
     }
@@ -68,6 +79,8 @@ function relayStream(body: NodeJS.ReadableStream & { destroy(): void }, model: u
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
+  // A client that resets before its body is in: nothing to answer (unhandled, it would crash).
+  req.once('error', () => res.destroy());
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     relay(req, Buffer.concat(chunks), res).catch(() => fail(res, 502));

@@ -49,10 +49,17 @@ export async function startNodeScript(
     lines.close();
     // Nothing more is printed, but an unread pipe must never stall the child.
     child.stdout?.resume();
+    let stopping = false;
+    // A relay that dies mid-run would otherwise show only as failed requests: say why.
+    child.once('exit', (code, signal) => {
+      if (!stopping)
+        process.stderr.write(`bench: ${script} exited (${signal ?? code}) during the run: ${stderr}\n`);
+    });
     return {
       url: `http://127.0.0.1:${port}`,
       pid: child.pid as number,
       async stop() {
+        stopping = true;
         if (child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGTERM');
         const kill = setTimeout(() => child.kill('SIGKILL'), 5000);

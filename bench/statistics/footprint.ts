@@ -1,4 +1,4 @@
-import type { Comparison, StepFigures } from '../load/relay-comparison.ts';
+import type { Comparison, Step, StepFigures } from '../load/relay-comparison.ts';
 import { median } from '../load/relay-comparison.ts';
 import type { HoldResult } from '../load/stream-hold.ts';
 import type { Ratio, Target } from '../scenarios/types.ts';
@@ -56,12 +56,11 @@ const cpu: Pick = (f) => f.cpuUsPerRequest;
 const p99: Pick = (f) => f.p99Ms;
 
 /** One backstop / floor figure: the medians and their ratio. */
-function vsFloor(c: Comparison, step: keyof StepsOf, pick: Pick, path = 'backstop') {
+function vsFloor(c: Comparison, step: Step, pick: Pick, path = 'backstop') {
   const a = median(c.get(path)?.[step] ?? [], pick);
   const b = median(c.get('floor')?.[step] ?? [], pick);
   return { a, b, value: ratio(a, b) };
 }
-type StepsOf = NonNullable<ReturnType<Comparison['get']>>;
 
 const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 const n = (v: number) => (!Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
@@ -199,7 +198,7 @@ export function footprintRatios(
   const off = c.get('backstop');
   if (traced && off) {
     // Tracing on at 100% sampling against off, same run (issue 12).
-    const on = (step: keyof StepsOf, pick: Pick) => {
+    const on = (step: Step, pick: Pick) => {
       const a = median(traced[step], pick);
       const b = median(off[step], pick);
       return { a, b, value: ratio(a, b) };

@@ -21,6 +21,7 @@ import { soak } from './scenarios/soak.ts';
 import { streaming } from './scenarios/streaming.ts';
 import { sustained } from './scenarios/sustained.ts';
 import type { Scenario, ScenarioResult } from './scenarios/types.ts';
+import { checkVerdict } from './statistics/footprint.ts';
 
 const RUNNERS: Record<ScenarioName, Scenario> = {
   quick_validation: quickValidation,
@@ -62,6 +63,12 @@ for (const name of opts.scenarios) {
     const result = await RUNNERS[name](ctx);
     results.push(result);
     process.stdout.write(consoleSummary(result));
+    if (opts.check) {
+      // --check (overhead only): the bars alone, and the exit status says whether all were met.
+      const { passed, lines } = checkVerdict(result.targets);
+      process.stdout.write(`\n${lines.join('\n')}\n`);
+      if (!passed) process.exitCode = 1;
+    }
   } catch (err) {
     failed = true;
     process.stderr.write(`bench: scenario ${name} failed: ${(err as Error).stack ?? err}\n`);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Workload } from './load/clients/types.ts';
+import { BAR_NAMES, type BarName, FOOTPRINT_BARS } from './statistics/footprint.ts';
 
 /** The scenarios `--scenario` names, in the order `all` runs them (the soak is left out of `all`). */
 export const SCENARIOS = [
@@ -35,6 +36,14 @@ export interface BenchOptions {
   timeoutMs: number;
   profile: boolean;
   backstopEnv: Record<string, string>;
+  /** overhead: run only the footprint comparison and exit 1 when a bar is missed. */
+  check: boolean;
+  /** overhead: alternated repetitions of the comparison (default 3). */
+  repetitions: number | undefined;
+  /** overhead: seconds each held stream lasts (default 30). */
+  holdS: number | undefined;
+  /** overhead: bars overridden with `--bar NAME=VALUE` (for the tests of `--check`). */
+  bars: Partial<Record<BarName, number>>;
 }
 
 /** The command line of `npm run bench`; `--help` prints this. */
@@ -45,11 +54,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --backstop URL       an already running backstop in front of that gateway (default: the suite starts one)
   --models A,B         models to send (default: microsoft/Phi-3-mini-4k-instruct,google/gemma-2b-it)
   --requests N         requests per path (quick_validation, streaming; default 50)
-  --rate N             req/s (sustained, outage: per path; overhead: the fixed-rate step, default 500)
-  --duration S         seconds (sustained 30, outage 30, overhead 10 per step)
+  --rate N             req/s (sustained, outage: per path; overhead: the even-rate step, default 2000)
+  --duration S         seconds (sustained 30, outage 30, overhead 5 per step)
   --minutes N          soak: minutes of steady mixed traffic with every fault cycling (default 10)
-  --concurrency N      in flight per path (default 10); overhead: connections at saturation (default 64)
-  --streams N          concurrent streams in the streaming scale run (default 2000)
+  --concurrency N      in flight per path (default 10); overhead: connections at JSON saturation (default 50)
+  --streams N          concurrent streams (streaming: the scale run; overhead: the hold) (default 2000)
   --max-tokens N       default 15 (streaming: 50)
   --api NAME           completions | chat (default completions, as the report)
   --seed N             simulator seed (default 42)
@@ -58,6 +67,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --timeout-ms N       per-attempt limit of the bench client (default 25000, the report's curl --max-time)
   --backstop-env K=V   extra environment for the backstop the suite starts (repeatable)
   --no-profile         skip the CPU profile of backstop in the overhead scenario
+  --check              overhead only: the footprint comparison alone; exit 1 when a bar is missed
+  --repetitions N      overhead: alternated repetitions, medians reported (default 3)
+  --hold S             overhead: seconds each of the --streams held streams lasts (default 30)
+  --bar NAME=VALUE     overhead: override one bar of --check (for tests; names: ${BAR_NAMES.join(', ')})
   --out DIR            write report.{md,json,html} here (default bench/results/<timestamp>-<scenario>/)
 `;
 
@@ -88,6 +101,10 @@ export function defaultOptions(): BenchOptions {
     timeoutMs: 25_000,
     profile: true,
     backstopEnv: {},
+    check: false,
+    repetitions: undefined,
+    holdS: undefined,
+    bars: {},
   };
 }
 
@@ -133,7 +150,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     args: argv,
     strict: true,
     options: {
-      scenario: { type: 'string', default: 'quick_validation' },
+      scenario: { type: 'string' },
       gateway: { type: 'string' },
       backstop: { type: 'string' },
       models: { type: 'string' },
@@ -151,12 +168,19 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'timeout-ms': { type: 'string' },
       'backstop-env': { type: 'string', multiple: true },
       'no-profile': { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      repetitions: { type: 'string' },
+      hold: { type: 'string' },
+      bar: { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
-  const scenario = values.scenario as string;
+  // --check is the overhead scenario's mode: it may name no scenario, or only that one.
+  const scenario = values.scenario ?? (values.check ? 'overhead' : 'quick_validation');
+  if (values.check && scenario !== 'overhead')
+    throw new Error(`--check runs the overhead scenario only; got --scenario ${scenario}`);
   let scenarios: ScenarioName[];
   // `all` is the comparison suite; the soak runs for minutes and is asked for by name.
   if (scenario === 'all') scenarios = SCENARIOS.filter((name) => name !== 'soak');
@@ -172,6 +196,16 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     const eq = pair.indexOf('=');
     if (eq < 1) throw new Error(`--backstop-env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
     backstopEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const bars: Partial<Record<BarName, number>> = {};
+  for (const pair of values.bar ?? []) {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq) as BarName;
+    if (eq < 1 || !(name in FOOTPRINT_BARS))
+      throw new Error(
+        `--bar takes NAME=VALUE with NAME one of ${BAR_NAMES.join(', ')}; got ${JSON.stringify(pair)}`,
+      );
+    bars[name] = numberOption('bar', pair.slice(eq + 1), { min: 0 });
   }
   const defaults = defaultOptions();
   const models = (values.models ?? defaults.models.join(','))
@@ -200,5 +234,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     timeoutMs: num('timeout-ms', values['timeout-ms'], 1) ?? defaults.timeoutMs,
     profile: !values['no-profile'],
     backstopEnv,
+    check: values.check,
+    repetitions: int('repetitions', values.repetitions, 1),
+    holdS: num('hold', values.hold, 0.1),
+    bars,
   };
 }

@@ -83,6 +83,26 @@ describe('bench options', () => {
     }
   });
 
+  it('--check is the overhead scenario: alone, with it, never with another; --bar names a known bar', () => {
+    const check = parseOptions(['--check', '--bar', 'jsonCpu=0.5', '--repetitions', '2', '--hold', '3']);
+    assert.deepEqual(
+      check === 'help'
+        ? undefined
+        : [check.scenarios, check.check, check.bars, check.repetitions, check.holdS],
+      [['overhead'], true, { jsonCpu: 0.5 }, 2, 3],
+    );
+    assert.notEqual(parseOptions(['--check', '--scenario', 'overhead']), 'help');
+    assert.throws(
+      () => parseOptions(['--check', '--scenario', 'streaming']),
+      /--check runs the overhead scenario only/,
+    );
+    assert.throws(
+      () => parseOptions(['--bar', 'speed=1']),
+      /--bar takes NAME=VALUE with NAME one of jsonCpu/,
+    );
+    assert.throws(() => parseOptions(['--bar', 'jsonCpu=fast']), /--bar fast: expected a number/);
+  });
+
   it('npm run bench with a bad value exits 2 with the complaint and the usage, before starting anything', () => {
     const run = spawnSync(process.execPath, [CLI, '--requests', '0'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.status, 2);

@@ -67,6 +67,10 @@ function fixture(): RunReport {
       timeoutMs: 25_000,
       profile: true,
       backstopEnv: {},
+      check: false,
+      repetitions: undefined,
+      holdS: undefined,
+      bars: {},
     },
     environment: { node: '24', platform: 'linux-x64', cpus: 2, cpuModel: 'test', memoryGb: 24 },
     scenarios: [

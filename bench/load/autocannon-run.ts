@@ -10,6 +10,8 @@ export interface LoadSpec {
   connections: number;
   /** Fixed overall arrival rate (req/s); absent: as fast as the connections go (saturation). */
   overallRate?: number;
+  /** `stream: true` requests (SSE); a response counts when its stream has ended. */
+  stream?: boolean;
   /** Keep each response time (ms, float) for sub-millisecond percentiles. */
   keepLatencies?: boolean;
 }
@@ -39,11 +41,19 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         url: `${spec.url}/v1/completions`,
         connections: spec.connections,
         duration: spec.durationS,
+        // autocannon ends a run at its next sample tick (1 s by default): a smoke-sized step would
+        // last a whole second. Only the totals are read, so finer samples change nothing else.
+        ...(spec.durationS < 1 ? { sampleInt: 100 } : {}),
         ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
         requests: spec.models.map((model) => ({
           method: 'POST' as const,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model, prompt: 'Request 0', max_tokens: spec.maxTokens }),
+          body: JSON.stringify({
+            model,
+            prompt: 'Request 0',
+            max_tokens: spec.maxTokens,
+            ...(spec.stream ? { stream: true } : {}),
+          }),
         })),
       },
       (err, result) => {

@@ -7,7 +7,7 @@ import { type BackstopProcess, startBackstop } from '../../test/support/backstop
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BACKSTOP_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** The V8 flags backstop ships with (package.json `start`, the manifests' NODE_OPTIONS). */
-const BACKSTOP_NODE_FLAGS = ['--max-semi-space-size=8'];
+export const BACKSTOP_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 let built: Promise<void> | undefined;
 

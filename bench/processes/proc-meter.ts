@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * CPU and memory of local processes read from /proc, so backstop's cost is measured from outside,
@@ -65,10 +65,30 @@ export interface Usage {
 }
 
 /**
+ * Resets a process's VmHWM to its current RSS (`echo 5 > /proc/<pid>/clear_refs`, Linux 4.0+), so
+ * a later VmHWM is the peak of what came after. False when the kernel refuses.
+ */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Starts measuring the processes `pids()` names (re-read each sample, so workers that appear are
  * counted) until `stop()`. RSS is sampled every `intervalMs`; CPU is the difference of totals.
+ * `resetPeaks` resets each process's VmHWM first, so a single long-lived process's peak is this
+ * window's, not its lifetime's (the overhead scenario measures one process over many phases).
  */
-export function startMeter(pids: () => number[], intervalMs = 200): { stop(): Usage } {
+export function startMeter(
+  pids: () => number[],
+  intervalMs = 200,
+  options: { resetPeaks?: boolean } = {},
+): { stop(): Usage } {
+  if (options.resetPeaks) for (const pid of pids()) resetPeak(pid);
   const baseCpu = new Map<number, number>();
   const lastCpu = new Map<number, number>();
   let peak = 0;
@@ -83,7 +103,7 @@ export function startMeter(pids: () => number[], intervalMs = 200): { stop(): Us
       const mem = memory(pid);
       if (mem) {
         rss += mem.rssBytes;
-        // VmHWM is a lifetime peak: only trusted for a single process started for this run.
+        // VmHWM is a lifetime peak (or since resetPeak): trusted for a single process only.
         if (pids().length === 1) peak = Math.max(peak, mem.peakBytes);
       }
     }

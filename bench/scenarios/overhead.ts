@@ -1,133 +1,168 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackstopProcess } from '../../test/support/backstop-process.ts';
-import { type LoadResult, runLoad } from '../load/autocannon-run.ts';
-import { runPacedLoad } from '../load/paced-load.ts';
+import { runLoad } from '../load/autocannon-run.ts';
+import {
+  type Comparison,
+  type ComparisonSpec,
+  compareRelays,
+  median,
+  type Relay,
+  type StepFigures,
+} from '../load/relay-comparison.ts';
 import { startShippedBackstop } from '../processes/backstop.ts';
-import { findNginx, type NginxHandle, startNginx } from '../processes/nginx.ts';
+import { FIXED_JSON_BYTES, SSE_CHUNKS, startFixedUpstream } from '../processes/fixed-upstream.ts';
+import { startFloor } from '../processes/floor.ts';
+import { findNginx, startNginx } from '../processes/nginx.ts';
 import { type OtlpSink, startOtlpSink } from '../processes/otlp-sink.ts';
-import { startMeter, type Usage } from '../processes/proc-meter.ts';
-import { fmtMsProse } from '../reports/format.ts';
+import { memory } from '../processes/proc-meter.ts';
+import {
+  type Bars,
+  FOOTPRINT_BARS,
+  footprintRatios,
+  footprintTargets,
+  type HoldFigures,
+} from '../statistics/footprint.ts';
 import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
 import { ratio } from '../statistics/stats.ts';
-import type { Ratio, RunContext, ScenarioResult, Table, Target } from './types.ts';
+import { holdPhase } from './overhead-hold.ts';
+import { RETRY_RATE, type RetryRow, retryPhase } from './overhead-retry.ts';
+import { costTable, holdTable, num, profileTables, repetitionTable, retryTable } from './overhead-tables.ts';
+import type { RunContext, ScenarioResult } from './types.ts';
 
-/** The issue's bars for the relay cost. */
-const BARS = { fixedRate: 500, addedP50Ms: 0.5, addedP99Ms: 2, vsNginx: 0.4 } as const;
-
-interface Relay {
-  name: 'direct' | 'backstop' | 'backstop traced' | 'nginx';
-  url: string;
-  pids: () => number[];
-}
-
-interface Measured {
-  fixed?: LoadResult;
-  saturation?: LoadResult;
-  relayUsage?: Usage;
-  upstreamUsage?: Usage;
-}
+const MB = 1024 * 1024;
 
 /**
- * The cost of the relay itself: the simulator with no latency and no faults, so every request
- * succeeds first time and all that differs between paths is the hop. Each path is measured at a
- * fixed 500 req/s (latency) and then at saturation (req/s and CPU per request from /proc), one
- * after another against the same simulator; nginx (one worker, upstream keep-alive) is the yardstick.
+ * What the hop costs (issue 13). Every relay sits in front of the same fixed upstream (600 B JSON
+ * or 40-chunk SSE, at once), each in its own process: direct (no relay), nginx (one worker), the
+ * floor (a bare node:http verifier: bench/processes/floor-server.ts), backstop as it ships, and
+ * backstop with tracing on at 100%. Each repetition runs four steps (JSON at saturation, JSON at an
+ * even rate, SSE at 50 and at 200 connections), the paths alternated within each step; the report
+ * gives medians, and backstop's ratios to the floor are its headline. Then 2,000 streams held
+ * through a fresh backstop, the retry path on the simulator, and a CPU profile. `--check`: floor
+ * and backstop only, plus the hold, for the bars alone.
  */
 export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
   const { opts } = ctx;
+  if (opts.backstop)
+    throw new Error(
+      'the overhead scenario compares relays it starts in front of its own fixed upstream; --backstop is not supported',
+    );
   const t0 = ctx.now();
-  const rate = opts.rate ?? BARS.fixedRate;
-  const durationS = opts.durationS ?? 10;
-  const connections = opts.concurrency ?? 64;
-  const maxTokens = opts.maxTokens ?? 15;
-  const gw = await ctx.gateway({ seed: opts.seed, timeScale: 0, faults: { flapping: false } });
-  const bs = await ctx.backstop(gw.url);
-  const relays: Relay[] = [
-    { name: 'direct', url: gw.url, pids: () => [] },
-    { name: 'backstop', url: bs.url, pids: () => (bs.pid ? [bs.pid] : []) },
-  ];
-  // Tracing on at 100% sampling, exporting to a sink in this process (issue 12): what it costs
-  // is this row against the backstop row, in the same run. Not with --backstop (not ours to start).
+  const bars: Bars = { ...FOOTPRINT_BARS, ...opts.bars };
+  const spec: ComparisonSpec = {
+    models: opts.models,
+    maxTokens: opts.maxTokens ?? 15,
+    durationS: opts.durationS ?? 5,
+    repetitions: opts.repetitions ?? 3,
+    jsonConnections: opts.concurrency ?? 50,
+    rate: opts.rate ?? 2000,
+    sseConnections: [50, 200],
+  };
+  const holdS = opts.holdS ?? 30;
+  const nginxBinary = opts.check ? undefined : findNginx();
+  const stops: Array<() => Promise<void>> = [];
+  const idle = new Map<string, number>();
+  let comparison: Comparison;
   let sink: OtlpSink | undefined;
-  if (!opts.backstop) {
-    sink = await startOtlpSink();
-    const traced = await ctx.backstop(gw.url, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_TRACES_SAMPLER: 'always_on',
-    });
-    relays.push({ name: 'backstop traced', url: traced.url, pids: () => (traced.pid ? [traced.pid] : []) });
-  }
-  const nginxBinary = findNginx();
-  let nginx: NginxHandle | undefined;
-  if (nginxBinary) {
-    nginx = await startNginx(nginxBinary, gw.url);
-    relays.push({ name: 'nginx', url: nginx.url, pids: () => (nginx as NginxHandle).pids() });
-  }
-  const upstreamPids = () => (gw.sim ? [gw.sim.pid] : []);
-  const results = new Map<string, Measured>();
+  let exported: { requests: number; bytes: number } | undefined;
+  let hold: HoldFigures;
+  let retry: RetryRow[] | undefined;
+  let profile: ProfileSummary | undefined;
   try {
+    const upstream = await startFixedUpstream();
+    stops.push(upstream.stop);
+    const relays: Relay[] = [];
+    if (!opts.check) relays.push({ name: 'direct', url: upstream.url, pids: () => [] });
+    if (nginxBinary) {
+      const nginx = await startNginx(nginxBinary, upstream.url);
+      stops.push(nginx.stop);
+      relays.push({ name: 'nginx', url: nginx.url, pids: nginx.pids });
+    }
+    const floor = await startFloor(upstream.url);
+    stops.push(floor.stop);
+    relays.push({ name: 'floor', url: floor.url, pids: () => [floor.pid] });
+    const bs = await ctx.backstop(upstream.url);
+    relays.push({ name: 'backstop', url: bs.url, pids: () => (bs.pid ? [bs.pid] : []) });
+    if (!opts.check) {
+      // Tracing on at 100% sampling, exporting to a sink in this process (issue 12): what it
+      // costs is this row against the backstop row, in the same run.
+      sink = await startOtlpSink();
+      const traced = await ctx.backstop(upstream.url, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_TRACES_SAMPLER: 'always_on',
+      });
+      relays.push({ name: 'backstop traced', url: traced.url, pids: () => (traced.pid ? [traced.pid] : []) });
+    }
+    // Idle: started and listening, before any request.
     for (const relay of relays) {
-      const progress = ctx.progress(`overhead: ${relay.name} at ${rate} req/s for ${durationS} s`, 0);
-      // A short warm-up so JIT and connection pools are hot for every path alike.
-      await runLoad({ url: relay.url, models: opts.models, maxTokens, durationS: 1, connections: 8 });
-      const fixed = await runPacedLoad({
-        url: relay.url,
-        models: opts.models,
-        maxTokens,
-        durationS,
-        rate,
-        connections: 16,
-      });
-      progress.end();
-      const satProgress = ctx.progress(
-        `overhead: ${relay.name} at saturation, ${connections} connections`,
-        0,
-      );
-      const relayMeter = startMeter(relay.pids);
-      const upstreamMeter = startMeter(upstreamPids);
-      const saturation = await runLoad({
-        url: relay.url,
-        models: opts.models,
-        maxTokens,
-        durationS,
-        connections,
-      });
-      results.set(relay.name, {
-        fixed,
-        saturation,
-        relayUsage: relayMeter.stop(),
-        upstreamUsage: upstreamMeter.stop(),
-      });
-      satProgress.end();
+      const pids = relay.pids();
+      if (pids.length)
+        idle.set(
+          relay.name,
+          pids.reduce((sum, pid) => sum + (memory(pid)?.rssBytes ?? 0), 0),
+        );
+    }
+    comparison = await compareRelays(relays, spec, (label) => ctx.progress(label, 0));
+    // Spans still batched are exported when the traced backstop stops, after this count.
+    exported = sink?.exports();
+    hold = await holdPhase(ctx, opts.streams, holdS);
+    if (!opts.check) {
+      retry = await retryPhase(ctx, spec.durationS);
+      if (opts.profile) profile = await profileBackstop(ctx, upstream.url, spec);
     }
   } finally {
-    await nginx?.stop();
+    await sink?.close();
+    while (stops.length) await (stops.pop() as () => Promise<void>)().catch(() => {});
   }
-  // Spans still batched are exported when the traced backstop stops, after this count.
-  const exported = sink?.exports();
-  await sink?.close();
 
-  const profile =
-    opts.profile && gw.sim ? await profileBackstop(ctx, gw.url, connections, maxTokens) : undefined;
-  const { tables, ratios, targets, findings } = report(
-    results,
-    rate,
-    connections,
-    nginxBinary !== undefined,
-    profile,
-    exported,
-  );
+  const targets = footprintTargets({
+    comparison,
+    idleRssBytes: idle.get('backstop') ?? Number.NaN,
+    hold,
+    bars,
+    rate: spec.rate,
+    jsonConnections: spec.jsonConnections,
+    sseConnections: spec.sseConnections,
+  });
+  const ratios = footprintRatios(comparison, spec.rate, spec.sseConnections);
+  if (exported)
+    ratios.push({
+      name: 'spans exported by the traced backstop',
+      value: Number.NaN,
+      detail: `${exported.requests} exports, ${((exported.bytes ?? 0) / MB).toFixed(1)} MiB`,
+    });
+  const tables = [costTable(comparison, idle, spec), repetitionTable(comparison, spec)];
+  tables.push(holdTable(hold, holdS));
+  if (retry) tables.push(retryTable(retry));
+  if (profile) tables.push(...profileTables(profile));
+  const findings = overheadFindings(comparison, nginxBinary !== undefined, opts.check, profile);
+  const paced = (path: string) => comparison.get(path)?.paced.at(-1)?.cdf ?? [];
   return {
     name: 'overhead',
-    title: 'Overhead: backstop vs direct vs nginx',
+    title: 'Overhead: backstop vs the floor, nginx and direct',
     summary:
-      `Simulator at time scale 0 with every fault off (${gw.sim ? 'embedded' : `--gateway ${gw.url}, as it is`}), ` +
-      `non-streaming max_tokens ${maxTokens}, both models alternating. Per path: ${rate} req/s for ${durationS} s ` +
-      `(evenly spaced arrivals, up to 16 connections), then saturation with ${connections} connections for ${durationS} s. ` +
-      `${nginxBinary ? 'nginx: one worker, keepalive upstream, no access log.' : 'nginx is not installed: its rows are missing.'} ` +
-      `"backstop traced": the same backstop with OpenTelemetry tracing on at 100% sampling, exporting OTLP/HTTP to a sink.`,
-    config: { rate, durationS, connections, maxTokens, nginx: nginxBinary ?? 'not installed' },
+      `A fixed upstream in its own process (${FIXED_JSON_BYTES} B JSON, or ${SSE_CHUNKS} SSE chunks then [DONE], at once) ` +
+      `behind each path: ${[...comparison.keys()].join(', ')}. ${spec.repetitions} repetitions; in each, ${spec.durationS} s per step ` +
+      `(JSON at saturation with ${spec.jsonConnections} connections, JSON at an even ${spec.rate} req/s, SSE at saturation with ` +
+      `${spec.sseConnections.join(' and ')} connections), the paths alternated within each step and the order rotated per repetition; ` +
+      `figures are medians. The floor is a bare node:http verifier (undici Pool.request, JSON.parse, model check; no logs, metrics or retries) ` +
+      `with backstop's Node flags. backstop runs as it ships (dist/, its V8 flags, LOG_LEVEL=info, metrics on). ` +
+      `${opts.check ? '--check: floor and backstop only. ' : nginxBinary ? 'nginx: one worker, keep-alive upstream, no access log. ' : 'nginx is not installed: its rows are missing. '}` +
+      `Then ${opts.streams} streams held ${holdS} s through a fresh backstop` +
+      `${opts.check ? '.' : `, and the retry path on the simulator at ${RETRY_RATE} req/s.`}`,
+    config: {
+      durationS: spec.durationS,
+      repetitions: spec.repetitions,
+      jsonConnections: spec.jsonConnections,
+      rate: spec.rate,
+      sseConnections: spec.sseConnections.join(','),
+      maxTokens: spec.maxTokens,
+      streams: opts.streams,
+      holdS,
+      check: opts.check,
+      nginx: nginxBinary ?? (opts.check ? 'not run (--check)' : 'not installed'),
+    },
     wallMs: ctx.now() - t0,
     stats: [],
     samples: [],
@@ -137,184 +172,66 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     findings,
     ...(profile ? { profile } : {}),
     latencyCdf: {
-      title: `Latency CDF at ${rate} req/s (non-streaming, zero-latency simulator)`,
-      series: [...results].map(([path, m]) => ({ path, points: m.fixed?.cdf ?? [] })),
+      title: `Latency CDF at an even ${spec.rate} req/s (JSON, fixed upstream; last repetition)`,
+      series: [...comparison.keys()].map((path) => ({ path, points: paced(path) })),
     },
   };
 }
 
-function report(
-  results: Map<string, Measured>,
-  rate: number,
-  connections: number,
+function overheadFindings(
+  c: Comparison,
   hasNginx: boolean,
+  check: boolean,
   profile: ProfileSummary | undefined,
-  exported: { requests: number; bytes: number } | undefined,
-) {
-  const cpuUs = (m: Measured | undefined, usage: Usage | undefined) =>
-    m?.saturation && usage && m.saturation.ok2xx > 0
-      ? (usage.cpuSeconds * 1e6) / m.saturation.requests
-      : Number.NaN;
-  const rows: Table['rows'] = [];
-  for (const [name, m] of results) {
-    const f = m.fixed;
-    rows.push([
-      name,
-      f ? fmtMsProse(f.latency.p50) : 'n/a',
-      f ? fmtMsProse(f.latency.p99) : 'n/a',
-      f ? `${f.non2xx + f.errors}` : 'n/a',
-      m.saturation ? m.saturation.reqPerSec.toFixed(0) : 'n/a',
-      name === 'direct' ? '-' : cpuUs(m, m.relayUsage).toFixed(1),
-      cpuUs(m, m.upstreamUsage).toFixed(1),
-      name === 'direct' ? '-' : `${((m.relayUsage?.peakRssBytes ?? 0) / 1048576).toFixed(0)} MB`,
-      m.saturation ? `${m.saturation.non2xx + m.saturation.errors}` : 'n/a',
-    ]);
+): string[] {
+  const m = (path: string, pick: (f: StepFigures) => number) => median(c.get(path)?.json ?? [], pick);
+  const bCpu = m('backstop', (f) => f.cpuUsPerRequest);
+  const fCpu = m('floor', (f) => f.cpuUsPerRequest);
+  const out = [
+    `At JSON saturation backstop used ${num(bCpu)} us of CPU per request against the floor's ${num(fCpu)} us ` +
+      `(${num(ratio(bCpu, fCpu))}x), and served ${num(
+        ratio(
+          m('backstop', (f) => f.reqPerSec),
+          m('floor', (f) => f.reqPerSec),
+        ),
+      )}x its req/s.`,
+  ];
+  if (hasNginx) {
+    const nCpu = m('nginx', (f) => f.cpuUsPerRequest);
+    out.push(
+      `nginx relayed the same JSON at ${num(nCpu)} us per request: the floor is ${num(ratio(fCpu, nCpu))}x nginx.`,
+    );
+  } else if (!check) {
+    out.push('nginx is not installed (apt-get install nginx), so its rows are missing.');
   }
-  const d = results.get('direct');
-  const b = results.get('backstop');
-  const n = results.get('nginx');
-  const addedP50 = (b?.fixed?.latency.p50 ?? Number.NaN) - (d?.fixed?.latency.p50 ?? Number.NaN);
-  const addedP99 = (b?.fixed?.latency.p99 ?? Number.NaN) - (d?.fixed?.latency.p99 ?? Number.NaN);
-  const vsNginx = ratio(b?.saturation?.reqPerSec ?? Number.NaN, n?.saturation?.reqPerSec ?? Number.NaN);
-  const bCpu = cpuUs(b, b?.relayUsage);
-  const nCpu = cpuUs(n, n?.relayUsage);
-  const t = results.get('backstop traced');
-  const tCpu = cpuUs(t, t?.relayUsage);
-  const tracing: Ratio[] =
-    t === undefined
-      ? []
-      : [
-          {
-            name: 'relay CPU per request, tracing on (100%) / off',
-            value: ratio(tCpu, bCpu),
-            detail: `${fmt(tCpu)} vs ${fmt(bCpu)} us; ${exported?.requests ?? 0} exports, ${fmt((exported?.bytes ?? 0) / 1048576)} MiB`,
-          },
-          {
-            name: 'saturation req/s, tracing on (100%) / off',
-            value: ratio(t.saturation?.reqPerSec ?? Number.NaN, b?.saturation?.reqPerSec ?? Number.NaN),
-            detail: `${fmt(t.saturation?.reqPerSec)} vs ${fmt(b?.saturation?.reqPerSec)} req/s`,
-          },
-          {
-            name: `latency p99 at ${rate} req/s, tracing on (100%) / off`,
-            value: ratio(t.fixed?.latency.p99 ?? Number.NaN, b?.fixed?.latency.p99 ?? Number.NaN),
-            detail: `${fmtMsProse(t.fixed?.latency.p99 ?? Number.NaN)} vs ${fmtMsProse(b?.fixed?.latency.p99 ?? Number.NaN)}`,
-          },
-        ];
-  const ratios: Ratio[] = [
-    {
-      name: 'saturation req/s, backstop / nginx',
-      value: vsNginx,
-      detail: `${fmt(b?.saturation?.reqPerSec)} vs ${fmt(n?.saturation?.reqPerSec)} req/s`,
-    },
-    {
-      name: 'saturation req/s, backstop / direct',
-      value: ratio(b?.saturation?.reqPerSec ?? Number.NaN, d?.saturation?.reqPerSec ?? Number.NaN),
-      detail: `${fmt(b?.saturation?.reqPerSec)} vs ${fmt(d?.saturation?.reqPerSec)} req/s`,
-    },
-    {
-      name: 'saturation req/s, nginx / direct',
-      value: ratio(n?.saturation?.reqPerSec ?? Number.NaN, d?.saturation?.reqPerSec ?? Number.NaN),
-      detail: `${fmt(n?.saturation?.reqPerSec)} vs ${fmt(d?.saturation?.reqPerSec)} req/s`,
-    },
-    {
-      name: 'relay CPU per request, backstop / nginx',
-      value: ratio(bCpu, nCpu),
-      detail: `${fmt(bCpu)} vs ${fmt(nCpu)} us`,
-    },
-    {
-      name: `latency p50 at ${rate} req/s, backstop / direct`,
-      value: ratio(b?.fixed?.latency.p50 ?? Number.NaN, d?.fixed?.latency.p50 ?? Number.NaN),
-      detail: `${fmtMsProse(b?.fixed?.latency.p50 ?? Number.NaN)} vs ${fmtMsProse(d?.fixed?.latency.p50 ?? Number.NaN)}`,
-    },
-    ...tracing,
-  ];
-  const targets: Target[] = [
-    {
-      name: `Added latency p50 at ${rate} req/s`,
-      bar: `<= ${BARS.addedP50Ms} ms over direct`,
-      measured: fmtMsProse(addedP50),
-      met: Number.isFinite(addedP50) ? addedP50 <= BARS.addedP50Ms : null,
-    },
-    {
-      name: `Added latency p99 at ${rate} req/s`,
-      bar: `<= ${BARS.addedP99Ms} ms over direct`,
-      measured: fmtMsProse(addedP99),
-      met: Number.isFinite(addedP99) ? addedP99 <= BARS.addedP99Ms : null,
-    },
-    {
-      name: 'Saturation throughput vs nginx',
-      bar: `>= ${BARS.vsNginx}x nginx req/s`,
-      measured: hasNginx
-        ? `${vsNginx.toFixed(2)}x (${fmt(b?.saturation?.reqPerSec)} vs ${fmt(n?.saturation?.reqPerSec)} req/s)`
-        : 'nginx not installed',
-      met: Number.isFinite(vsNginx) ? vsNginx >= BARS.vsNginx : null,
-    },
-  ];
-  const tables: Table[] = [
-    {
-      title: 'Relay cost',
-      columns: [
-        'path',
-        `p50 @ ${rate}/s`,
-        `p99 @ ${rate}/s`,
-        'failed @ fixed',
-        `req/s (${connections} conns)`,
-        'relay CPU us/req',
-        'upstream CPU us/req',
-        'relay peak RSS',
-        'failed @ sat.',
-      ],
-      rows,
-      note: 'CPU per request = (user + system CPU seconds of the relay, from /proc) / requests during the saturation run. "upstream" is the simulator, the same for every path.',
-    },
-  ];
-  if (profile) tables.push(...profileTables(profile));
-  const findings = [
-    `At ${rate} req/s backstop added ${fmtMsProse(addedP50)} at p50 and ${fmtMsProse(addedP99)} at p99 over direct.`,
-    hasNginx
-      ? `At saturation backstop served ${vsNginx.toFixed(2)}x nginx's req/s, at ${fmt(bCpu)} us of CPU per request against nginx's ${fmt(nCpu)} us.`
-      : 'nginx is not installed (apt-get install nginx), so the yardstick rows are missing.',
-    "All processes share the machine's cores: the load generator, the simulator and the relay compete, so req/s figures are only comparable within this run.",
-  ];
+  out.push(
+    `All processes share the machine's cores (the load generator, the upstream and the relay), so absolute figures are only comparable within this run; ` +
+      `the ratios are the figures to quote, with the spread per repetition beside them.`,
+  );
   if (profile) {
     const top = profile.byArea.slice(0, 5).map((a) => `${a.area} ${a.pct.toFixed(0)}%`);
-    findings.push(`Where backstop's CPU goes under saturation (self time): ${top.join(', ')}.`);
+    out.push(`Where backstop's CPU goes under saturation (self time): ${top.join(', ')}.`);
   }
-  return { tables, ratios, targets, findings };
+  return out;
 }
 
-function fmt(v: number | undefined): string {
-  return v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1);
-}
-
-function profileTables(profile: ProfileSummary): Table[] {
-  return [
-    {
-      title: 'backstop CPU profile by area (self time, saturation)',
-      columns: ['area', 'self ms', '% of busy'],
-      rows: profile.byArea.slice(0, 12).map((a) => [a.area, a.selfMs.toFixed(0), a.pct.toFixed(1)]),
-      note: `From ${profile.file}: busy ${profile.busyMs.toFixed(0)} ms, idle ${profile.idleMs.toFixed(0)} ms.`,
-    },
-    {
-      title: 'backstop CPU profile: heaviest functions (self time)',
-      columns: ['function', 'where', 'self ms', '% of busy'],
-      rows: profile.top.map((f) => [f.fn, f.where, f.selfMs.toFixed(0), f.pct.toFixed(1)]),
-    },
-  ];
-}
-
-/** A separate backstop under `--cpu-prof`, saturated for 5 s: profiling slows it, so it is not measured. */
+/** A separate backstop under `--cpu-prof`, saturated with JSON: profiling slows it, so it is not measured. */
 async function profileBackstop(
   ctx: RunContext,
   upstreamUrl: string,
-  connections: number,
-  maxTokens: number,
+  spec: ComparisonSpec,
 ): Promise<ProfileSummary | undefined> {
   const progress = ctx.progress('overhead: CPU profile of backstop under load', 0);
   let bs: BackstopProcess | undefined;
   try {
     bs = await startShippedBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
-    await runLoad({ url: bs.url, models: ctx.opts.models, maxTokens, durationS: 5, connections });
+    await runLoad({
+      url: bs.url,
+      models: spec.models,
+      maxTokens: spec.maxTokens,
+      durationS: Math.min(5, spec.durationS),
+      connections: spec.jsonConnections,
+    });
     await bs.stop();
     const file = readdirSync(ctx.outDir).find((f) => f.endsWith('.cpuprofile'));
     return file ? readProfile(join(ctx.outDir, file)) : undefined;

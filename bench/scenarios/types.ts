@@ -67,6 +67,8 @@ export interface Target {
   measured: string;
   /** null: not measurable in this run (say why in `measured`). */
   met: boolean | null;
+  /** One of the bars `--check` enforces (the overhead scenario's footprint bars). */
+  check?: boolean;
 }
 
 export interface ScenarioResult {

@@ -1,0 +1,232 @@
+import type { Comparison, Step, StepFigures } from '../load/relay-comparison.ts';
+import { median } from '../load/relay-comparison.ts';
+import type { HoldResult } from '../load/stream-hold.ts';
+import type { Ratio, Target } from '../scenarios/types.ts';
+import { ratio } from './stats.ts';
+
+/**
+ * Issue 13's bars for backstop's footprint, and the targets and ratios read from one overhead
+ * run against them. The ratios are to the floor (bench/processes/floor-server.ts), from the same
+ * run: absolute figures move with the machine, the ratios far less.
+ */
+export const FOOTPRINT_BARS = {
+  /** JSON CPU per request, backstop / floor: at most. */
+  jsonCpu: 1.2,
+  /** JSON req/s at saturation, backstop / floor: at least. */
+  jsonRps: 0.85,
+  /** SSE CPU per stream (the first SSE step), backstop / floor: at most. */
+  sseCpu: 1.15,
+  /** SSE streams/s at the first SSE step's connections, backstop / floor: at least. */
+  sseRps: 0.9,
+  /** The same at the second (wider) SSE step: at least. */
+  sseWideRps: 0.9,
+  /** p99 at the even rate, backstop / floor: at most. */
+  p99: 1.5,
+  /** backstop's RSS at idle after start, MB: at most. */
+  idleRssMb: 70,
+  /** backstop's peak RSS at JSON saturation, MB: at most. */
+  jsonPeakRssMb: 150,
+  /** backstop's peak RSS holding the streams, MB: at most. */
+  holdRssMb: 150,
+} as const;
+export type BarName = keyof typeof FOOTPRINT_BARS;
+export type Bars = Record<BarName, number>;
+export const BAR_NAMES = Object.keys(FOOTPRINT_BARS) as BarName[];
+
+const MB = 1024 * 1024;
+
+/** The hold as measured: backstop's peak RSS, or why it was not run. */
+export type HoldFigures = { result: HoldResult; peakRssBytes: number } | { skipped: string };
+
+/** What the targets are read from. */
+export interface FootprintInput {
+  comparison: Comparison;
+  /** backstop's RSS at idle after start (NaN when not measured). */
+  idleRssBytes: number;
+  hold: HoldFigures;
+  bars: Bars;
+  rate: number;
+  jsonConnections: number;
+  sseConnections: readonly [number, number];
+}
+
+type Pick = (f: StepFigures) => number;
+const rps: Pick = (f) => f.reqPerSec;
+const cpu: Pick = (f) => f.cpuUsPerRequest;
+const p99: Pick = (f) => f.p99Ms;
+
+/** One backstop / floor figure: the medians and their ratio. */
+function vsFloor(c: Comparison, step: Step, pick: Pick, path = 'backstop') {
+  const a = median(c.get(path)?.[step] ?? [], pick);
+  const b = median(c.get('floor')?.[step] ?? [], pick);
+  return { a, b, value: ratio(a, b) };
+}
+
+const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
+const n = (v: number) => (!Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const mb = (bytes: number) => (Number.isFinite(bytes) && bytes > 0 ? `${(bytes / MB).toFixed(0)} MB` : 'n/a');
+
+function ratioTarget(
+  name: string,
+  r: { a: number; b: number; value: number },
+  atMost: boolean,
+  bar: number,
+  unit: string,
+): Target {
+  return {
+    name,
+    bar: `${atMost ? '<=' : '>='} ${bar}x the floor`,
+    measured: `${x(r.value)} (${n(r.a)} vs ${n(r.b)} ${unit})`,
+    met: Number.isFinite(r.value) ? (atMost ? r.value <= bar : r.value >= bar) : null,
+    check: true,
+  };
+}
+
+function memoryTarget(name: string, bytes: number, barMb: number, measured = mb(bytes)): Target {
+  return {
+    name,
+    bar: `<= ${barMb} MB`,
+    measured,
+    met: Number.isFinite(bytes) && bytes > 0 ? bytes / MB <= barMb : null,
+    check: true,
+  };
+}
+
+/** The bars `--check` enforces, as targets (each marked `check`). */
+export function footprintTargets(input: FootprintInput): Target[] {
+  const { comparison: c, bars, hold } = input;
+  const [narrow, wide] = input.sseConnections;
+  const jsonPeaks = (c.get('backstop')?.json ?? []).map((f) => f.peakRssBytes);
+  const jsonPeak = jsonPeaks.length ? Math.max(...jsonPeaks) : Number.NaN;
+  const targets: Target[] = [
+    ratioTarget('JSON CPU per request, backstop / floor', vsFloor(c, 'json', cpu), true, bars.jsonCpu, 'us'),
+    ratioTarget(
+      `JSON req/s at saturation (${input.jsonConnections} connections), backstop / floor`,
+      vsFloor(c, 'json', rps),
+      false,
+      bars.jsonRps,
+      'req/s',
+    ),
+    ratioTarget(
+      `SSE CPU per stream (${narrow} connections), backstop / floor`,
+      vsFloor(c, 'sse', cpu),
+      true,
+      bars.sseCpu,
+      'us',
+    ),
+    ratioTarget(
+      `SSE streams/s at ${narrow} connections, backstop / floor`,
+      vsFloor(c, 'sse', rps),
+      false,
+      bars.sseRps,
+      'streams/s',
+    ),
+    ratioTarget(
+      `SSE streams/s at ${wide} connections, backstop / floor`,
+      vsFloor(c, 'sseWide', rps),
+      false,
+      bars.sseWideRps,
+      'streams/s',
+    ),
+    ratioTarget(
+      `p99 at an even ${input.rate} req/s, backstop / floor`,
+      vsFloor(c, 'paced', p99),
+      true,
+      bars.p99,
+      'ms',
+    ),
+    memoryTarget('backstop RSS at idle after start', input.idleRssBytes, bars.idleRssMb),
+    memoryTarget(
+      `backstop peak RSS at JSON saturation (${input.jsonConnections} connections)`,
+      jsonPeak,
+      bars.jsonPeakRssMb,
+      `${mb(jsonPeak)} (highest of ${jsonPeaks.length} repetitions)`,
+    ),
+  ];
+  if ('skipped' in hold) {
+    targets.push(
+      {
+        name: 'backstop peak RSS holding streams',
+        bar: `<= ${bars.holdRssMb} MB`,
+        measured: hold.skipped,
+        met: null,
+        check: true,
+      },
+      { name: 'Streams lost while held', bar: '0', measured: hold.skipped, met: null, check: true },
+    );
+  } else {
+    const { result } = hold;
+    targets.push(
+      memoryTarget(`backstop peak RSS holding ${result.streams} streams`, hold.peakRssBytes, bars.holdRssMb),
+      {
+        name: `Streams lost while holding ${result.streams}`,
+        bar: `0 of ${result.streams}`,
+        measured: `${result.lost} of ${result.streams}${result.reasons.length ? ` (${result.reasons.join('; ')})` : ''}`,
+        met: result.lost === 0,
+        check: true,
+      },
+    );
+  }
+  return targets;
+}
+
+/** Every path against the floor, and tracing on against off: the report's ratios. */
+export function footprintRatios(
+  c: Comparison,
+  rate: number,
+  sseConnections: readonly [number, number],
+): Ratio[] {
+  const out: Ratio[] = [];
+  const line = (name: string, r: { a: number; b: number; value: number }, unit: string, against: string) =>
+    out.push({ name, value: r.value, detail: `${n(r.a)} vs ${n(r.b)} ${unit} (${against})` });
+  for (const path of c.keys()) {
+    if (path === 'floor') continue;
+    line(`JSON req/s, ${path} / floor`, vsFloor(c, 'json', rps, path), 'req/s', 'medians');
+    if (path !== 'direct')
+      line(`JSON CPU per request, ${path} / floor`, vsFloor(c, 'json', cpu, path), 'us', 'medians');
+    line(`p99 at ${rate} req/s, ${path} / floor`, vsFloor(c, 'paced', p99, path), 'ms', 'medians');
+    if (path !== 'direct') {
+      line(
+        `SSE CPU per stream at ${sseConnections[1]} connections, ${path} / floor`,
+        vsFloor(c, 'sseWide', cpu, path),
+        'us',
+        'medians',
+      );
+    }
+  }
+  const traced = c.get('backstop traced');
+  const off = c.get('backstop');
+  if (traced && off) {
+    // Tracing on at 100% sampling against off, same run (issue 12).
+    const on = (step: Step, pick: Pick) => {
+      const a = median(traced[step], pick);
+      const b = median(off[step], pick);
+      return { a, b, value: ratio(a, b) };
+    };
+    line('relay CPU per request, tracing on (100%) / off', on('json', cpu), 'us', 'JSON at saturation');
+    line('saturation req/s, tracing on (100%) / off', on('json', rps), 'req/s', 'JSON');
+    line(`latency p99 at ${rate} req/s, tracing on (100%) / off`, on('paced', p99), 'ms', 'JSON');
+    line(
+      'SSE CPU per stream, tracing on (100%) / off',
+      on('sse', cpu),
+      'us',
+      `${sseConnections[0]} connections`,
+    );
+  }
+  return out;
+}
+
+/** The one-line verdict of `--check`, and the lines under it. */
+export function checkVerdict(targets: readonly Target[]): { passed: boolean; lines: string[] } {
+  const gated = targets.filter((t) => t.check);
+  const failed = gated.filter((t) => t.met !== true);
+  const lines = gated.map(
+    (t) =>
+      `  ${t.met === true ? 'ok    ' : t.met === false ? 'MISSED' : 'NOT MEASURED'}  ${t.name}: ${t.measured} (bar ${t.bar})`,
+  );
+  const head =
+    failed.length === 0
+      ? `check: all ${gated.length} bars met`
+      : `check: ${failed.length} of ${gated.length} bars not met`;
+  return { passed: failed.length === 0 && gated.length > 0, lines: [head, ...lines] };
+}

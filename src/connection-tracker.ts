@@ -21,7 +21,12 @@ export class ConnectionTracker {
       this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
       if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
       res.once('close', () => {
-        const left = (this.#inFlight.get(socket) ?? 1) - 1;
+        const count = this.#inFlight.get(socket);
+        // Gone already: a client that leaves mid-response closes the socket before node:http
+        // closes the response. Writing the count back would keep that socket, its request and
+        // its response in the map for good (issue 10's soak: one per departed client).
+        if (count === undefined) return;
+        const left = count - 1;
         this.#inFlight.set(socket, left);
         // A response that started before the drain promised keep-alive: end the socket anyway.
         if (this.#draining && left === 0) socket.end();

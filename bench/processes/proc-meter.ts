@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
 /**
  * CPU and memory of local processes read from /proc, so backstop's cost is measured from outside,
@@ -120,5 +120,91 @@ export function startMeter(
       for (const [pid, last] of lastCpu) cpu += last - (baseCpu.get(pid) ?? last);
       return { cpuSeconds: cpu, peakRssBytes: peak };
     },
+  };
+}
+
+/** TCP ports `pid` listens on: its socket descriptors matched against /proc/<pid>/net/tcp{,6}. */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        if (inode !== undefined) inodes.add(inode);
+      } catch {}
+    }
+  } catch {
+    return [];
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // Fields: sl, local_address (hex addr:port), rem_address, st (0A = LISTEN), ..., inode (10th).
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== '0A' || !inodes.has(fields[9] ?? '')) continue;
+      ports.push(Number.parseInt(fields[1]?.split(':')[1] ?? '', 16));
+    }
+  }
+  return ports;
+}
+
+/** A session on a Node process's inspector that reads its live heap. */
+export interface LiveHeapProbe {
+  /**
+   * Heap used right after a full mark-compact GC (`gc()`, so the process needs `--expose-gc`):
+   * what is still reachable, without the garbage that `heapUsed` holds between two GCs. Resolves
+   * NaN once the process is gone.
+   */
+  liveHeapBytes(): Promise<number>;
+  close(): void;
+}
+
+/** Opens an inspector session (the process runs with `--inspect`) on 127.0.0.1:`port`. */
+export async function connectLiveHeapProbe(port: number): Promise<LiveHeapProbe> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl: string;
+  }>;
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (url === undefined) throw new Error(`no inspector target on port ${port}`);
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve, { once: true });
+    ws.addEventListener('error', () => reject(new Error(`inspector on port ${port} refused`)), {
+      once: true,
+    });
+  });
+  let nextId = 1;
+  const pending = new Map<number, (value: unknown) => void>();
+  ws.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as {
+      id?: number;
+      result?: { result?: { value?: unknown } };
+    };
+    if (message.id === undefined) return;
+    pending.get(message.id)?.(message.result?.result?.value);
+    pending.delete(message.id);
+  });
+  ws.addEventListener('close', () => {
+    for (const settle of pending.values()) settle(undefined);
+    pending.clear();
+  });
+  const evaluate = (expression: string) =>
+    new Promise<unknown>((resolve) => {
+      if (ws.readyState !== WebSocket.OPEN) return resolve(undefined);
+      const id = nextId++;
+      pending.set(id, resolve);
+      ws.send(
+        JSON.stringify({ id, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }),
+      );
+    });
+  return {
+    liveHeapBytes: async () => Number(await evaluate('(gc(), process.memoryUsage().heapUsed)')),
+    close: () => ws.close(),
   };
 }

@@ -234,6 +234,18 @@ describe('hand-made hostile upstreams', () => {
     }
   });
 
+  test('a JSON body that declares more than MAX_RESPONSE_BYTES is refused on its header, not read', async () => {
+    // It declares 1 MiB (MAX_RESPONSE_BYTES is 64 KiB here), sends 1 KiB and stalls.
+    const declared: Step = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(1024 * 1024) });
+      res.write(`{"model":"h-declared","pad":"${'x'.repeat(1024)}`);
+    };
+    const r = await hostile('h-declared', declared, json());
+    assert.equal(r.answer.status, 200);
+    // Read, it would have been a `timeout` (the body never comes): judged on its header instead.
+    assert.deepEqual(r.log.results, ['invalid_response', 'ok']);
+  });
+
   describe('mid-stream failures: an SSE error event (OpenAI shape) and no [DONE]', () => {
     const cases = [
       ['reset', 'The upstream connection failed in the middle of the stream.'],

@@ -158,7 +158,11 @@ async function judge(
     return;
   }
   const limit = first === 'json_body' ? spec.maxResponseBytes : ERROR_BODY_LIMIT;
-  const bytes = await readBounded(body, limit);
+  // A body whose declared length is already past the limit is not read first (the soak saw
+  // oversized answers add 16 MiB of RSS each): it is as good as read and too large.
+  let bytes: Buffer | undefined;
+  if (Number(headers['content-length']) > limit) body.destroy();
+  else bytes = await readBounded(body, limit);
   const seen: Seen = bytes ?? TOO_LARGE;
   const verdict = classifyAttempt(spec, statusCode, headers, seen, now);
   apply(outcome, verdict);

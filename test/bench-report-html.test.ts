@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RequestSample } from '../bench/load/clients/types.ts';
+import { defaultOptions } from '../bench/options.ts';
 import { renderHtml } from '../bench/reports/html.ts';
 import type { RunReport } from '../bench/reports/types.ts';
 import { aggregate } from '../bench/statistics/aggregate.ts';
@@ -47,31 +48,7 @@ function fixture(): RunReport {
   return {
     startedAt: '2026-01-26T00:00:00.000Z',
     finishedAt: '2026-01-26T00:01:00.000Z',
-    options: {
-      scenarios: ['quick_validation'],
-      gateway: undefined,
-      backstop: undefined,
-      models,
-      requests: 40,
-      rate: undefined,
-      durationS: undefined,
-      minutes: undefined,
-      concurrency: undefined,
-      seed: 42,
-      out: undefined,
-      timeScale: 1,
-      loopSleepMs: 2000,
-      streams: 2000,
-      maxTokens: undefined,
-      api: 'completions',
-      timeoutMs: 25_000,
-      profile: true,
-      backstopEnv: {},
-      check: false,
-      repetitions: undefined,
-      holdS: undefined,
-      bars: {},
-    },
+    options: { ...defaultOptions(), models, requests: 40 },
     environment: { node: '24', platform: 'linux-x64', cpus: 2, cpuModel: 'test', memoryGb: 24 },
     scenarios: [
       {

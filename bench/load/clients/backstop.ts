@@ -1,6 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { sendAttempt } from './attempt.ts';
-import { toSample } from './sample.ts';
+import { oneRequestClient } from './direct.ts';
 import type { PathClient, PathName, Workload } from './types.ts';
 
 /**
@@ -15,12 +14,5 @@ export function backstopClient(
   clock: () => number,
   name: PathName = 'backstop',
 ): PathClient {
-  return {
-    name,
-    async send(model, seq) {
-      const startMs = clock();
-      const attempt = await sendAttempt(dispatcher, baseUrl, model, seq, w);
-      return toSample(name, model, startMs, attempt, attempt, attempt.attemptsHeader ?? 1);
-    },
-  };
+  return oneRequestClient(dispatcher, baseUrl, w, clock, name, (attempt) => attempt.attemptsHeader ?? 1);
 }

@@ -58,7 +58,18 @@ const loggers = createLoggers(config.logLevel);
 const logger = loggers.requests;
 const version = readVersion();
 const tracing = await tracingOrExit();
-const metrics = new Metrics({ version, models: config.models, maxModels: config.metricsMaxModels });
+const pool = createUpstreamPool(config);
+const endpoints = createDirectEndpoints(config);
+const metrics = new Metrics({
+  version,
+  models: config.models,
+  maxModels: config.metricsMaxModels,
+  pools: function* () {
+    yield { upstream: 'gateway' as const, stats: pool.stats };
+    for (const endpoint of endpoints.values())
+      yield { upstream: 'direct' as const, stats: endpoint.pool.stats };
+  },
+});
 const misrouteWarning = new MisrouteWarning({
   intervalMs: config.misrouteWarnIntervalMs,
   now: () => performance.now(),
@@ -89,8 +100,6 @@ const directPolicies = new ModelPolicies({
   ...policyOptions,
   onBreakerState: (model, state) => observer.breakerChanged(model, state, 'direct'),
 });
-const pool = createUpstreamPool(config);
-const endpoints = createDirectEndpoints(config);
 const handler = createProxyHandler({
   config,
   dispatcher: pool,

@@ -105,6 +105,25 @@ describe('model label values are bounded', () => {
       assert.equal(sumOf(metrics, 'backstop_requests_total', { model: 'other' }), 9_950);
       assert.equal(sumOf(metrics, 'backstop_request_attempts_count', { model: 'other' }), 9_950);
       assert.equal(upstream.requests >= 10_000, true);
+      // The gateway pool at rest: its sockets open (up to one per request that was in flight,
+      // within UPSTREAM_CONNECTIONS), none running, nothing queued.
+      const open = sumOf(metrics, 'backstop_upstream_connections', {
+        upstream: 'gateway',
+        state: 'connected',
+      });
+      assert.ok(open >= 1 && open <= IN_FLIGHT, `connected ${open}`);
+      assert.equal(
+        sumOf(metrics, 'backstop_upstream_connections', { upstream: 'gateway', state: 'free' }),
+        open,
+      );
+      assert.equal(
+        sumOf(metrics, 'backstop_upstream_connections', { upstream: 'gateway', state: 'running' }),
+        0,
+      );
+      assert.equal(
+        sumOf(metrics, 'backstop_upstream_connections', { upstream: 'gateway', state: 'queued' }),
+        0,
+      );
     } finally {
       await backstop.stop();
     }

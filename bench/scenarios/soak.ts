@@ -27,7 +27,9 @@ import type { RunContext, ScenarioResult, Table, Target } from './types.ts';
  */
 
 /** Growth allowed per minute after the warm-up: what a leak of one object per request would exceed. */
-const BOUNDS = { rssMiBPerMin: 2, heapMiBPerMin: 1, fdsPerMin: 1 };
+const BOUNDS = { rssMiBPerMin: 2, heapMiBPerMin: 1, fdsPerMin: 1, poolSocketsPerMin: 1 };
+/** The gateway pool's open sockets, as backstop_upstream_connections reports them. */
+const POOL_SOCKETS = 'backstop_upstream_connections{upstream="gateway",state="connected"}';
 const WORKERS = 16;
 const FAULT_PERIOD_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -48,6 +50,8 @@ interface Sample {
   heapMiB: number;
   fds: number;
   inflight: number;
+  /** The gateway pool's open sockets. */
+  poolSockets: number;
 }
 
 /** Heap used right after a forced full GC. */
@@ -151,6 +155,7 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
         heapMiB: metric(text, 'backstop_nodejs_heap_size_used_bytes') / 2 ** 20,
         fds,
         inflight: metric(text, 'backstop_inflight_requests'),
+        poolSockets: metric(text, POOL_SOCKETS),
       });
     })();
   }, 1000);
@@ -195,12 +200,14 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
     rss: fit(samples, (s) => s.rssMiB),
     heap: fit(liveSamples, (s) => s.liveHeapMiB),
     fds: fit(samples, (s) => s.fds),
+    poolSockets: fit(samples, (s) => s.poolSockets),
   };
   const tooShort = `not judged: needs ${MIN_FIT_S} s after the ${WARM_UP_S} s warm-up (--minutes ${Math.ceil((WARM_UP_S + MIN_FIT_S) / 60)} or more)`;
   const targets: Target[] = [
     bounded('RSS trend', slopes.rss, BOUNDS.rssMiBPerMin, 'MiB/min', tooShort),
     bounded('Live heap trend (after a full GC)', slopes.heap, BOUNDS.heapMiBPerMin, 'MiB/min', tooShort),
     bounded('Open descriptors trend', slopes.fds, BOUNDS.fdsPerMin, '/min', tooShort),
+    bounded('Gateway pool sockets trend', slopes.poolSockets, BOUNDS.poolSocketsPerMin, '/min', tooShort),
     {
       name: 'Nothing lost or duplicated',
       bar: "backstop's attempts = the simulator's requests; no client request hung; in flight back to 0",
@@ -228,6 +235,7 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
       liveAt(s.t)?.toFixed(1) ?? '',
       s.fds,
       s.inflight,
+      s.poolSockets,
     ]);
   const line = (name: string, color: string, pick: (s: Sample) => number) => ({
     name,
@@ -259,7 +267,7 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
     tables: [
       {
         title: 'Samples',
-        columns: ['s', 'RSS MiB', 'heap MiB', 'live heap MiB', 'open fds', 'in flight'],
+        columns: ['s', 'RSS MiB', 'heap MiB', 'live heap MiB', 'open fds', 'in flight', 'pool sockets'],
         rows,
       },
       {
@@ -270,6 +278,11 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
           ['live heap', `${slopes.heap.toFixed(3)} MiB/min`, `${BOUNDS.heapMiBPerMin} MiB/min`],
           ['heap used (not judged)', `${fit(samples, (s) => s.heapMiB).toFixed(3)} MiB/min`, '-'],
           ['open fds', `${slopes.fds.toFixed(3)} /min`, `${BOUNDS.fdsPerMin} /min`],
+          [
+            'gateway pool sockets',
+            `${slopes.poolSockets.toFixed(3)} /min`,
+            `${BOUNDS.poolSocketsPerMin} /min`,
+          ],
         ],
       },
     ],
@@ -292,10 +305,14 @@ export async function soak(ctx: RunContext): Promise<ScenarioResult> {
       },
       {
         id: 'chart-soak-fds',
-        title: 'open descriptors and requests in flight',
+        title: 'open descriptors, requests in flight and gateway pool sockets',
         xLabel: 's',
         yLabel: 'count',
-        lines: [line('open fds', '#ff7f0e', (s) => s.fds), line('in flight', '#d62728', (s) => s.inflight)],
+        lines: [
+          line('open fds', '#ff7f0e', (s) => s.fds),
+          line('in flight', '#d62728', (s) => s.inflight),
+          line('pool sockets', '#8c564b', (s) => s.poolSockets),
+        ],
       },
     ],
   };
@@ -311,12 +328,17 @@ async function scrape(admin: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** The sum of every sample of `name` in a Prometheus text exposition; NaN without one. */
+/**
+ * The sum of every sample of `name` in a Prometheus text exposition, NaN without one. `name` may
+ * carry its labels (`x{a="b"}`), in the order the exposition writes them.
+ */
 function metric(text: string | undefined, name: string): number {
   if (text === undefined) return Number.NaN;
   let total = 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    if (!line.startsWith(name)) continue;
+    const next = line[name.length];
+    if (next !== ' ' && (name.endsWith('}') || next !== '{')) continue;
     total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;

@@ -11,8 +11,21 @@ const LATENCY_BUCKETS = [
 ];
 const ATTEMPT_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
+/** What an upstream pool says about its sockets (undici's `Pool.stats`). */
+export interface PoolSockets {
+  readonly connected: number;
+  readonly free: number;
+  readonly running: number;
+  readonly queued: number;
+}
+
+/** The pools to report at each scrape, by where they lead. */
+export type PoolSource = () => Iterable<{ upstream: Upstream; stats: PoolSockets }>;
+
 export interface MetricsOptions {
   version: string;
+  /** backstop_upstream_connections reads these at scrape time; none when absent. */
+  pools?: PoolSource;
   /** MODELS, when set: the only model label values besides `other` and `none`. */
   models: ReadonlySet<string> | undefined;
   maxModels: number;
@@ -103,6 +116,25 @@ export class Metrics implements ProxyObserver {
       labelNames: ['model'],
       registers,
     });
+    const pools = options.pools;
+    if (pools !== undefined) {
+      new Gauge({
+        name: 'backstop_upstream_connections',
+        help: 'Upstream pool sockets and requests at scrape time, by upstream (gateway, or the sum of the direct endpoints) and state: connected (open sockets), free (open and idle), running (requests on a socket), queued (requests waiting for one).',
+        labelNames: ['upstream', 'state'],
+        registers,
+        // Read when scraped: the request path pays nothing for it.
+        collect() {
+          this.reset();
+          for (const { upstream, stats } of pools()) {
+            this.inc({ upstream, state: 'connected' }, stats.connected);
+            this.inc({ upstream, state: 'free' }, stats.free);
+            this.inc({ upstream, state: 'running' }, stats.running);
+            this.inc({ upstream, state: 'queued' }, stats.queued);
+          }
+        },
+      });
+    }
     this.#budgetExhausted = new Counter({
       name: 'backstop_retry_budget_exhausted_total',
       help: 'Failed attempts not retried because the model retry budget was spent.',

@@ -220,7 +220,7 @@ test('GET /v1/models lists the served models; GET /health answers 200', () =>
   }));
 
 /**
- * The seed's loop, one request at a time: 200 requests per model, each retried until the right model
+ * The report's client loop, one request at a time: 200 requests per model, each retried until the right model
  * answers; checks the 40-60% first-try success and ~2 attempts of the report, and every failed
  * answer's shape. Returns how many of each failure shape it saw.
  */

@@ -26,6 +26,10 @@ FROM node:24.22.3-trixie-slim AS runtime
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
       /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 ENV NODE_ENV=production
+# The V8 heap flags backstop ships with, the same as `npm start` and the manifests' NODE_OPTIONS
+# (which replace this one): a capped old space holds peak RSS at saturation near 145 MB instead
+# of 218 MB, for about 6% more CPU per request (docs/deploy.md, Resources).
+ENV NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8"
 WORKDIR /app
 # Owned by root and read-only to the process: it writes nothing to disk, so Kubernetes can mount
 # the root filesystem read-only.

@@ -7,7 +7,7 @@ import { type BackstopProcess, startBackstop } from '../../test/support/backstop
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BACKSTOP_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** The V8 flags backstop ships with (package.json `start`, the manifests' NODE_OPTIONS). */
-export const BACKSTOP_NODE_FLAGS = ['--max-semi-space-size=8'];
+export const BACKSTOP_NODE_FLAGS = ['--max-old-space-size=192', '--max-semi-space-size=8'];
 
 let built: Promise<void> | undefined;
 
@@ -36,7 +36,7 @@ export function buildBackstop(): Promise<void> {
 }
 
 /**
- * Builds and starts `node --max-semi-space-size=8 dist/main.js` in front of `upstreamUrl`, its
+ * Builds and starts `node <BACKSTOP_NODE_FLAGS> dist/main.js` in front of `upstreamUrl`, its
  * access log drained unread (see `StartOptions.logs`). `cpuProfileDir` adds `--cpu-prof`: the
  * profile is written on exit, so `stop()` before reading it.
  */

@@ -11,7 +11,7 @@ import { createDirectEndpoints, createUpstreamPool } from './proxy/index.ts';
 import { ModelPolicies, RouteBudgets, systemClock } from './resilience/index.ts';
 import { createProxyHandler } from './server.ts';
 import { installShutdown } from './shutdown.ts';
-import { loadTracing, type Tracing } from './trace/index.ts';
+import { loadTracing, type TraceSettings, traceSettingsFrom } from './trace/index.ts';
 
 function readVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -20,22 +20,13 @@ function readVersion(): string {
   return pkg.version ?? '0.0.0';
 }
 
-function configOrExit(): Config {
+/**
+ * backstop's settings and the `OTEL_*` ones (docs/observability.md, Traces), both validated
+ * before anything starts: a bad value of either exits 2 with its one line.
+ */
+function settingsOrExit(): { config: Config; traceSettings: TraceSettings | undefined } {
   try {
-    return loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`backstop: configuration error: ${error.message}\n`);
-    process.exit(2);
-  }
-}
-
-/** Tracing as OTEL_* asks for it (docs/observability.md, Traces); bad OTEL_* values exit 2 too. */
-async function tracingOrExit(): Promise<Tracing | undefined> {
-  try {
-    return await loadTracing(process.env, config, version, (error, reqId) =>
-      loggers.requests.error({ err: error, reqId }, 'tracing failed; the request goes on'),
-    );
+    return { config: loadConfig(), traceSettings: traceSettingsFrom(process.env) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`backstop: configuration error: ${error.message}\n`);
@@ -53,11 +44,13 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-const config = configOrExit();
+const { config, traceSettings } = settingsOrExit();
 const loggers = createLoggers(config.logLevel);
 const logger = loggers.requests;
 const version = readVersion();
-const tracing = await tracingOrExit();
+const tracing = await loadTracing(traceSettings, config, version, (error, reqId) =>
+  loggers.requests.error({ err: error, reqId }, 'tracing failed; the request goes on'),
+);
 const pool = createUpstreamPool(config);
 const endpoints = createDirectEndpoints(config);
 const metrics = new Metrics({

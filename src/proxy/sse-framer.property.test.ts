@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { split } from '../../test/support/byte-splits.ts';
 import { SseFramer } from './sse-framer.ts';
 
 // Property: whatever the chunk splits, line ends and field kinds, the bytes the framer lets out
@@ -48,18 +49,6 @@ function boundaries(events: Event[]): Set<number> {
     if (e.blank === '\r\n') cuts.add(offset - 1);
   }
   return cuts;
-}
-
-/** Cuts `bytes` at `positions` (any order, repeats allowed: an empty chunk is a chunk too). */
-function split(bytes: Buffer, positions: number[]): Buffer[] {
-  const cuts = positions.map((p) => p % (bytes.length + 1)).sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    chunks.push(bytes.subarray(start, cut));
-    start = cut;
-  }
-  return chunks;
 }
 
 test('bytes out are the whole events in, in order, cut only at event boundaries, for any split', () => {

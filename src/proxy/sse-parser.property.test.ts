@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { split } from '../../test/support/byte-splits.ts';
 import { classifyAttempt, createModelMatcher, SseFirstEvent, STREAM_ENDED } from '../verify/index.ts';
 import { SseFramer } from './sse-framer.ts';
 import { StreamTail } from './stream-tail.ts';
@@ -62,18 +63,6 @@ const dataOf = (lines: Line[]): string => {
   const values = lines.flatMap((l) => (l.data === undefined ? [] : [l.data]));
   return values.length === 0 ? '' : values.join('\n');
 };
-
-/** Cuts `bytes` at `positions` (any order, repeats allowed: an empty chunk is a chunk too). */
-function split(bytes: Buffer, positions: number[]): Buffer[] {
-  const cuts = positions.map((p) => p % (bytes.length + 1)).sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    chunks.push(bytes.subarray(start, cut));
-    start = cut;
-  }
-  return chunks;
-}
 
 const expect = { model: 'phi', matches: createModelMatcher(new Map()) };
 const SSE = { 'content-type': 'text/event-stream' };

@@ -362,3 +362,62 @@ describe('the client going away', () => {
     assert.equal(log.outcome, 'client_closed');
   });
 });
+
+describe('an attempt waiting for a pooled connection', () => {
+  let narrow: BackstopProcess;
+  let client: OpenAI;
+
+  before(async () => {
+    narrow = await startBackstop({
+      UPSTREAM_URL: upstream.url,
+      UPSTREAM_CONNECTIONS: '1',
+      ATTEMPT_TIMEOUT_MS: '150',
+      RETRY_MAX_ATTEMPTS: '3',
+      RETRY_BASE_DELAY_MS: '1',
+      RETRY_MAX_DELAY_MS: '5',
+      BREAKER_FAILURE_THRESHOLD: '1000',
+      RETRY_BUDGET_MIN_PER_SEC: '1000',
+    });
+    client = new OpenAI({ baseURL: `${narrow.url}/v1`, apiKey: 'sk-test-secret-42', maxRetries: 0 });
+  });
+
+  after(async () => {
+    await narrow.stop();
+  });
+
+  test('times out in the queue, and is never sent once its connection frees', async () => {
+    // A verified stream holds the only connection (no attempt timer runs once it is verified):
+    // every attempt of a second request waits behind it, and times out in the queue.
+    const long = Array.from({ length: 200 }, (_, i) => chunk('q-held', `t${i}`));
+    upstream.script('q-held', sse(long, { delayMs: 25 }));
+    upstream.script('q-queued', json());
+    upstream.script('q-after', json());
+    const controller = new AbortController();
+    const holder = await client.chat.completions.create(
+      { model: 'q-held', messages: [{ role: 'user', content: 'x' }], stream: true },
+      { signal: controller.signal },
+    );
+    const reading = (async () => {
+      for await (const _ of holder);
+    })().catch(() => {});
+    const queued = await client.chat.completions
+      .create({ model: 'q-queued', messages: [{ role: 'user', content: 'x' }] })
+      .then(
+        () => assert.fail('a queued request cannot be answered while the connection is held'),
+        (error: { status?: number }) => error,
+      );
+    assert.equal(queued.status, 504);
+    const log = await narrow.waitForLog((l) => l.msg === 'request' && l.model === 'q-queued');
+    assert.deepEqual(log.results, ['timeout', 'timeout', 'timeout']);
+    controller.abort();
+    await reading;
+    // The queue is first in, first out: once a later request is answered, the abandoned
+    // attempts before it have had their turn, and each was dropped, not sent.
+    const after = await client.chat.completions.create({
+      model: 'q-after',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    assert.equal(after.model, 'q-after');
+    assert.equal(upstream.count('q-queued'), 0);
+  });
+});

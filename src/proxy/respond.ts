@@ -167,8 +167,8 @@ function pipeRest(
       res.off('drain', onDrain);
       res.off('close', onClientClose);
     };
-    // The first event may have been the last: its 'end' can fire while the peek had the body
-    // paused with no listener, so a body that already ended is finished here.
+    // A body that was already read to its end, or failed, before delivery began (a body of
+    // another Readable than UpstreamBody may have ended with no listener) is finished here.
     if (rest.readableEnded) {
       onEnd();
       return;

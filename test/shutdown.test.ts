@@ -214,7 +214,8 @@ test('streams still running when SHUTDOWN_GRACE_MS ends are cut, and the process
 
 test('SIGTERM exits even when stdout is gone (a log collector that died): no endless flush', async () => {
   // sonic-boom 4's flushSync retried a write that failed with EPIPE forever, so a backstop whose
-  // stdout pipe had closed never exited on SIGTERM and waited for SIGKILL (found this session).
+  // stdout pipe had closed never exited on SIGTERM and waited for SIGKILL (issue 10); backstop's
+  // own LineWriter reports the failure once and drops lines from then on.
   const child = spawn(process.execPath, [fileURLToPath(new URL('../src/main.ts', import.meta.url))], {
     env: {
       PATH: process.env.PATH ?? '',

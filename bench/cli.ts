@@ -17,6 +17,7 @@ import { misroutes } from './scenarios/misroutes.ts';
 import { outage } from './scenarios/outage.ts';
 import { overhead } from './scenarios/overhead.ts';
 import { quickValidation } from './scenarios/quick-validation.ts';
+import { retryTaxScenario } from './scenarios/retry-tax.ts';
 import { soak } from './scenarios/soak.ts';
 import { streaming } from './scenarios/streaming.ts';
 import { sustained } from './scenarios/sustained.ts';
@@ -25,6 +26,7 @@ import { checkVerdict } from './statistics/footprint.ts';
 
 const RUNNERS: Record<ScenarioName, Scenario> = {
   quick_validation: quickValidation,
+  retry_tax: retryTaxScenario,
   misroutes,
   soak,
   streaming,

@@ -5,6 +5,7 @@ import { BAR_NAMES, type BarName, FOOTPRINT_BARS } from './statistics/footprint.
 /** The scenarios `--scenario` names, in the order `all` runs them (the soak is left out of `all`). */
 export const SCENARIOS = [
   'quick_validation',
+  'retry_tax',
   'misroutes',
   'streaming',
   'sustained',
@@ -49,7 +50,7 @@ export interface BenchOptions {
 /** The command line of `npm run bench`; `--help` prints this. */
 export const USAGE = `usage: npm run bench -- [options]
 
-  --scenario NAME      quick_validation | misroutes | soak | streaming | sustained | overhead | outage | all (default quick_validation)
+  --scenario NAME      quick_validation | retry_tax | misroutes | soak | streaming | sustained | overhead | outage | all (default quick_validation)
   --gateway URL        a real Pattern 2 gateway (default: the embedded simulator, started by the suite)
   --backstop URL       an already running backstop in front of that gateway (default: the suite starts one)
   --models A,B         models to send (default: microsoft/Phi-3-mini-4k-instruct,google/gemma-2b-it)

@@ -70,6 +70,27 @@ describe('bench smoke', () => {
     assert.match(out, /== Quick validation/);
   });
 
+  it('retry_tax: backstop and the reference at each load, the bar judged at the first', () => {
+    const { report, md } = bench(['--scenario', 'retry_tax', '--requests', '6', '--concurrency', '2']);
+    const scenario = report.scenarios as Array<{
+      name: string;
+      stats: Stat[];
+      targets: Array<{ name: string }>;
+      tables: Array<{ title: string; rows: unknown[][] }>;
+    }>;
+    const [first] = scenario;
+    assert.equal(first?.name, 'retry_tax');
+    assert.deepEqual(
+      first?.targets.map((t) => t.name),
+      ['Retry tax at 2 in flight, Phi-3-mini-4k-instruct', 'Retry tax at 2 in flight, gemma-2b-it'],
+    );
+    for (const s of first?.stats ?? []) assert.equal(s.successRate, 1, `${s.path} ${s.model}`);
+    assert.deepEqual(new Set(first?.stats.map((s) => s.path)), new Set(['backstop', 'reference']));
+    const table = first?.tables.find((t) => t.title === 'Retry tax by load');
+    assert.equal(table?.rows.length, 2, 'one row per model at the one load asked for');
+    assert.match(md, /## Retry tax by load/);
+  });
+
   it('streaming: TPOT measured from SSE, and the scale run loses no stream', () => {
     const { report, md } = bench([
       '--scenario',

@@ -308,6 +308,25 @@ test('the same seed and request order reproduce the same outcomes; another seed 
   assert.notEqual(await run(7), await run(8));
 });
 
+test('reseed restarts the per-request streams: the same draws again, whatever came before', () =>
+  withSim({ timeScale: 0, faults: { flapping: false, rateLimit: 0.5 } }, async (sim) => {
+    // Which requests draw the 429 fault is the faults stream's sequence: it shows the draws.
+    const run = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++)
+        statuses.push((await call(sim, '/v1/completions', completion(PHI, 'x'))).status);
+      return statuses.join();
+    };
+    sim.reseed(3);
+    const first = await run();
+    const unseeded = await run();
+    sim.reseed(3);
+    assert.equal(await run(), first);
+    assert.notEqual(unseeded, first, 'without a reseed the stream goes on');
+    assert.match(first, /429/);
+    assert.match(first, /200/);
+  }));
+
 test('misroute wrong-model-200: a 200 whose model and content are the other model', () =>
   withSim(
     {

@@ -5,7 +5,7 @@
  */
 import { startSimulator } from '../../src/simulator/index.ts';
 
-type Request = { id: number; op: 'setFaults' | 'stats' | 'resetStats' | 'close'; arg?: unknown };
+type Request = { id: number; op: 'setFaults' | 'stats' | 'resetStats' | 'reseed' | 'close'; arg?: unknown };
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Parameters<typeof startSimulator>[0];
 const sim = await startSimulator(options);
@@ -17,6 +17,7 @@ process.on('message', async (msg: Request) => {
     if (msg.op === 'setFaults') result = await sim.setFaults(msg.arg as Parameters<typeof sim.setFaults>[0]);
     else if (msg.op === 'stats') result = await sim.stats();
     else if (msg.op === 'resetStats') result = await sim.resetStats();
+    else if (msg.op === 'reseed') result = sim.reseed(msg.arg as number);
     else {
       await sim.close();
       process.send?.({ id: msg.id, result: null }, () => process.exit(0));

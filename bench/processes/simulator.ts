@@ -22,6 +22,8 @@ export interface SimHandle {
   setFaults(patch: Record<string, unknown>): Promise<unknown>;
   stats(): Promise<unknown>;
   resetStats(): Promise<unknown>;
+  /** Restarts the per-request random streams from `seed` (Simulator.reseed). */
+  reseed(seed: number): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startSim(options: SimOptions, timeoutMs = 15_000): Promise
     setFaults: (patch) => call('setFaults', patch),
     stats: () => call('stats'),
     resetStats: () => call('resetStats'),
+    reseed: (seed) => call('reseed', seed),
     async close() {
       if (child.exitCode !== null) return;
       const exited = once(child, 'exit');

@@ -82,7 +82,7 @@ export async function quickValidation(ctx: RunContext): Promise<ScenarioResult> 
   }
 
   const stats = aggregate(samples);
-  const tax = retryTax(stats, opts.models, gw.sim ? 'reference' : 'direct');
+  const tax = retryTax(stats, opts.models, gw.sim ? 'reference' : 'direct', concurrency);
   const backstopRequests = samples.filter((s) => s.path === 'backstop').length;
   return {
     name: 'quick_validation',

@@ -54,7 +54,7 @@ export async function streaming(ctx: RunContext): Promise<ScenarioResult> {
   }
   const stats = aggregate(samples);
   const refPath = gw.sim ? 'reference' : 'direct';
-  const tax = retryTax(stats, opts.models, refPath);
+  const tax = retryTax(stats, opts.models, refPath, concurrency);
   const ratios: Ratio[] = [...tax.ratios, ...tokenRatios(stats, opts.models, refPath)];
   const targets: Target[] = [...tax.targets];
   const tables: Table[] = [];

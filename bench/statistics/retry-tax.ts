@@ -8,13 +8,16 @@ export const RETRY_TAX_BAR = 1.05;
 
 /**
  * Per model: backstop's and the client loop's TTFT p95 over the reference (flapping off) TTFT p95,
- * all measured in the same run. `referencePath` is `reference` on the embedded simulator, or
- * `direct` (its first-try successes) against a real gateway, whose flapping cannot be turned off.
+ * all measured in the same run with `load` requests in flight. `referencePath` is `reference` on
+ * the embedded simulator, or `direct` (its first-try successes) against a real gateway, whose
+ * flapping cannot be turned off. Above one in flight the picker's capacity limit is part of the
+ * figure (the retry_tax scenario has the tax by load).
  */
 export function retryTax(
   stats: readonly PathModelStats[],
   models: readonly string[],
   referencePath: 'reference' | 'direct',
+  load: number,
 ): { ratios: Ratio[]; targets: Target[] } {
   const ratios: Ratio[] = [];
   const targets: Target[] = [];
@@ -33,7 +36,7 @@ export function retryTax(
         detail: `TTFT p95 ${fmtMsProse(bs.ttft.p95)} vs ${fmtMsProse(ref.ttft.p95)} (${refLabel})`,
       });
       targets.push({
-        name: `Retry tax, ${shortModel(model)}`,
+        name: `Retry tax at ${load} in flight, ${shortModel(model)}`,
         bar: `backstop TTFT p95 <= ${RETRY_TAX_BAR.toFixed(2)}x ${refLabel}`,
         measured: `${value.toFixed(2)}x (${fmtMsProse(bs.ttft.p95)} vs ${fmtMsProse(ref.ttft.p95)})`,
         met: Number.isFinite(value) ? value <= RETRY_TAX_BAR : null,

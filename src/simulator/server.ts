@@ -45,6 +45,12 @@ export interface Simulator {
   faults(): SimFaults;
   /** Merges `patch` into the faults (as POST /sim/faults); applies from the next request. Throws TypeError if invalid. */
   setFaults(patch: Partial<SimFaults>): void;
+  /**
+   * Restarts the per-request random streams (latency, faults, misroute shapes) from `seed`: two
+   * runs that each start with the same reseed and send the same requests in the same order draw
+   * the same latencies (common random numbers, for A/B comparisons such as the retry tax).
+   */
+  reseed(seed: number): void;
   /** Stops listening and destroys every open socket, hung requests included. */
   close(): Promise<void>;
 }
@@ -79,6 +85,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The streams each request draws from, all derived from `seed`. */
+function requestStreams(seed: number): SimContext['rng'] {
+  return {
+    faults: createRng(deriveSeed(seed, 'faults')),
+    latency: createRng(deriveSeed(seed, 'latency')),
+    misroute: createRng(deriveSeed(seed, 'misroute')),
+  };
+}
+
 /** Starts the Pattern 2 gateway simulator and resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const seed = options.seed ?? 42;
@@ -100,11 +115,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       models.map((m) => m.name),
       () => pods,
     ),
-    rng: {
-      faults: createRng(deriveSeed(seed, 'faults')),
-      latency: createRng(deriveSeed(seed, 'latency')),
-      misroute: createRng(deriveSeed(seed, 'misroute')),
-    },
+    rng: requestStreams(seed),
     sequence: 0,
   };
   const setFaults = (patch: unknown) => {
@@ -190,6 +201,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     resetStats: () => ctx.stats.reset(),
     faults: () => structuredClone(ctx.faults),
     setFaults,
+    reseed: (next) => {
+      ctx.rng = requestStreams(next);
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

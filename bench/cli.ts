@@ -2,6 +2,7 @@
  * `npm run bench -- [options]`: runs the scenarios, prints a console summary, and writes
  * report.md, report.json and report.html into the run's results folder. See bench/README.md.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,20 @@ for (const name of opts.scenarios) {
   }
 }
 
+/** The commit measured, `-dirty` when the tree differs from it; `unknown` outside a git checkout. */
+function commitOf(): string {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+    }).trim();
+  try {
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') === '' ? '' : '-dirty'}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const cpu = cpus();
 const report: RunReport = {
   startedAt: startedAt.toISOString(),
@@ -90,6 +105,7 @@ const report: RunReport = {
     cpus: cpu.length,
     cpuModel: cpu[0]?.model.trim() ?? 'unknown',
     memoryGb: Math.round(totalmem() / 1024 ** 3),
+    commit: commitOf(),
   },
   scenarios: results,
 };

@@ -49,7 +49,14 @@ function fixture(): RunReport {
     startedAt: '2026-01-26T00:00:00.000Z',
     finishedAt: '2026-01-26T00:01:00.000Z',
     options: { ...defaultOptions(), models, requests: 40 },
-    environment: { node: '24', platform: 'linux-x64', cpus: 2, cpuModel: 'test', memoryGb: 24 },
+    environment: {
+      node: '24',
+      platform: 'linux-x64',
+      cpus: 2,
+      cpuModel: 'test',
+      memoryGb: 24,
+      commit: 'abc1234',
+    },
     scenarios: [
       {
         name: 'quick_validation',

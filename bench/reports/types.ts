@@ -6,6 +6,14 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   options: BenchOptions;
-  environment: { node: string; platform: string; cpus: number; cpuModel: string; memoryGb: number };
+  environment: {
+    node: string;
+    platform: string;
+    cpus: number;
+    cpuModel: string;
+    memoryGb: number;
+    /** The commit measured (`git rev-parse --short HEAD`, `-dirty` with local changes). */
+    commit: string;
+  };
   scenarios: ScenarioResult[];
 }

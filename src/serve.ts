@@ -160,7 +160,8 @@ installShutdown({
     await Promise.all([pool.close(), ...[...endpoints.values()].map((e) => e.pool.close())]);
     // The last spans go out before exit; an unreachable collector costs at most 2 s.
     await tracing?.shutdown().catch(() => {});
-    // Every log line out, in order, before the exit; a stdout that cannot take them costs 1 s.
+    // Every log line out, in order, before the exit; a stdout that cannot take them costs 1 s
+    // (then the exit's flush writes nothing: a blocking write to it would hang).
     await loggers.drain(1000);
   },
   log: (message, fields) => loggers.lifecycle.info(fields ?? {}, message),

@@ -385,13 +385,14 @@ describe('an attempt waiting for a pooled connection', () => {
     await narrow.stop();
   });
 
-  test('times out in the queue, and is never sent once its connection frees', async () => {
+  test('times out in the queue, is taken out of it, and costs no connection', async () => {
     // A verified stream holds the only connection (no attempt timer runs once it is verified):
     // every attempt of a second request waits behind it, and times out in the queue.
     const long = Array.from({ length: 200 }, (_, i) => chunk('q-held', `t${i}`));
     upstream.script('q-held', sse(long, { delayMs: 25 }));
     upstream.script('q-queued', json());
     upstream.script('q-after', json());
+    const connectionsBefore = upstream.connectionsAccepted;
     const controller = new AbortController();
     const holder = await client.chat.completions.create(
       { model: 'q-held', messages: [{ role: 'user', content: 'x' }], stream: true },
@@ -419,5 +420,9 @@ describe('an attempt waiting for a pooled connection', () => {
     });
     assert.equal(after.model, 'q-after');
     assert.equal(upstream.count('q-queued'), 0);
+    // One connection for the stream, one for the request after it: an attempt abandoned in the
+    // queue is taken out of it (undici's queued-abort hook), not given a socket and aborted on it,
+    // which destroyed that keep-alive connection (3 more here).
+    assert.equal(upstream.connectionsAccepted - connectionsBefore, 2);
   });
 });

@@ -48,7 +48,11 @@ export class LineWriter {
   #queued = 0;
   /** A write is out: its bytes must not be touched, and nothing else may be written meanwhile. */
   #writing = false;
+  /** A full non-blocking fd (EAGAIN): the next write waits for the retry timer. */
+  #retrying = false;
   #failed = false;
+  /** The shutdown's drain timed out: stdout is stuck, so the exit must not write to it again. */
+  #gaveUp = false;
   /** Lines dropped since the last report, while the fd could not keep up. */
   #dropped = 0;
   /** Waiting for everything queued to be written (drain). */
@@ -87,16 +91,24 @@ export class LineWriter {
 
   /** Starts writing what is buffered, unless a write is already out (it continues when done). */
   flush(): void {
-    if (this.#writing || this.#failed) return;
+    if (this.#writing || this.#retrying || this.#failed) return;
     if (this.#queue.length === 0) this.#retire();
     const next = this.#queue[0];
     if (next === undefined) return;
     this.#writing = true;
     write(this.#fd, next, 0, next.length, null, (error, written) => {
       this.#writing = false;
+      if (this.#failed) return;
       if (error) {
-        if (error.code === 'EAGAIN') setTimeout(() => this.flush(), RETRY_MS).unref();
-        else this.#fail(error);
+        if (error.code === 'EAGAIN') {
+          this.#retrying = true;
+          setTimeout(() => {
+            this.#retrying = false;
+            this.flush();
+          }, RETRY_MS).unref();
+        } else {
+          this.#fail(error);
+        }
         return;
       }
       this.#written(written);
@@ -117,7 +129,10 @@ export class LineWriter {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(() => {
+        this.#gaveUp = true;
+        resolve();
+      }, timeoutMs);
       this.#idle.push(() => {
         clearTimeout(timer);
         resolve();
@@ -135,14 +150,15 @@ export class LineWriter {
   /**
    * Writes out everything at once, from an 'exit' handler (a crash, a second signal; a normal
    * shutdown drains first); gives up on an error, or after EXIT_FLUSH_MS of a full non-blocking
-   * stdout. A write still out is left to finish and the bytes after it are written at once, never
-   * twice: at worst that one batch lands after them.
+   * stdout. It writes nothing while an asynchronous write is out (two writes at once could tear
+   * lines on a pipe, and the later bytes would land first) or after a drain timed out (a blocking
+   * stdout that is stuck would hang the exit): those lines are lost, the exit is not.
    */
   flushSync(): void {
-    if (this.#failed) return;
+    if (this.#failed || this.#writing || this.#gaveUp) return;
     this.#retire();
     const giveUpAt = Date.now() + EXIT_FLUSH_MS;
-    let next = this.#writing ? 1 : 0;
+    let next = 0;
     try {
       while (next < this.#queue.length) {
         const bytes = this.#queue[next] as Buffer;
@@ -164,8 +180,8 @@ export class LineWriter {
       this.#fail(error as NodeJS.ErrnoException);
       return;
     }
-    this.#queue.length = this.#writing ? 1 : 0;
-    this.#owners.length = this.#queue.length;
+    this.#queue.length = 0;
+    this.#owners.length = 0;
   }
 
   /** Moves the buffer's lines to the queue and starts a fresh buffer (unless they do not fit). */

@@ -6,7 +6,7 @@ export interface Loggers {
   requests: Logger;
   /** Start-up and shutdown lines: at least `info`, whatever LOG_LEVEL says (unless `silent`). */
   lifecycle: Logger;
-  /** Writes out whatever is buffered, at once (start-up; the 'exit' handler does it too). */
+  /** Starts writing whatever is buffered now, without waiting for the batch timer (start-up). */
   flush(): void;
   /** Resolves once every line so far is written, or after `timeoutMs`: the shutdown's last step. */
   drain(timeoutMs: number): Promise<void>;
@@ -49,10 +49,14 @@ export function createLoggers(level: string): Loggers {
   // 30 is pino's info.
   const quieterThanInfo = requests.levelVal > 30 && level !== 'silent';
   const lifecycle = quieterThanInfo ? requests.child({}, { level: 'info' }) : requests;
-  const flush = () => destination.flushSync();
-  // Also on a crash: 'exit' handlers may write synchronously.
-  process.once('exit', flush);
-  return { requests, lifecycle, flush, drain: (timeoutMs) => destination.drain(timeoutMs) };
+  // On a crash or a second signal: 'exit' handlers may write synchronously.
+  process.once('exit', () => destination.flushSync());
+  return {
+    requests,
+    lifecycle,
+    flush: () => destination.flush(),
+    drain: (timeoutMs) => destination.drain(timeoutMs),
+  };
 }
 
 export type { Logger };

@@ -14,6 +14,7 @@ import {
   TOO_LARGE,
   type Verdict,
 } from '../verify/index.ts';
+import { kQueuedAbort } from './undici-queued-abort.ts';
 import { type BodySource, UpstreamBody } from './upstream-body.ts';
 
 /** What one attempt needs; built once per request and reused across its attempts. */
@@ -84,10 +85,16 @@ export function runAttempt(spec: AttemptSpec, timeoutMs = spec.attemptTimeoutMs)
   }
   return new Promise((resolve) => {
     const handler = new AttemptHandler(spec, outcome, timeoutMs, resolve);
-    spec.dispatcher.dispatch(
-      { method: spec.method, path: spec.path, headers: spec.headers, body: spec.body },
-      handler,
-    );
+    const options: Dispatcher.DispatchOptions & {
+      [kQueuedAbort]?: (cancel: (reason: Error) => void) => void;
+    } = {
+      method: spec.method,
+      path: spec.path,
+      headers: spec.headers,
+      body: spec.body,
+      [kQueuedAbort]: handler.onQueued,
+    };
+    spec.dispatcher.dispatch(options, handler);
   });
 }
 
@@ -126,8 +133,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
   readonly #resolve: (outcome: AttemptOutcome) => void;
   readonly #timer: NodeJS.Timeout;
   #controller: Dispatcher.DispatchController | null = null;
+  /** Takes the request out of the pool's queue while it waits for a connection (kQueuedAbort). */
+  #cancelQueued: ((reason: Error) => void) | undefined;
   #mode: Mode = 'waiting';
   #settled = false;
+  /** The handler stopped the request itself: its `onResponseError` is the echo of that. */
+  #stopped = false;
   #timedOut = false;
   /** Read when the headers arrive: it dates an HTTP-date Retry-After. */
   #now = 0;
@@ -152,8 +163,14 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     spec.clientSignal.addEventListener('abort', this.#onClientGone);
   }
 
+  /** Handed to undici as the kQueuedAbort option: called while the request waits in a queue. */
+  readonly onQueued = (cancel: (reason: Error) => void): void => {
+    this.#cancelQueued = cancel;
+  };
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    this.#cancelQueued = undefined;
     // Settled while it waited for a pooled connection (timer, client gone): never sent.
     if (this.#mode === 'done') controller.abort(new AttemptAborted('abandoned in the queue'));
   }
@@ -239,8 +256,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     const mode = this.#mode;
     this.#mode = 'done';
     if (mode === 'stream') (this.#body as UpstreamBody).destroy(error);
-    // 'done': the handler aborted the request itself, after or before its verdict.
-    else if (mode !== 'done') this.#fail(error);
+    // Not the echo of the handler's own abort: a failure (also a bug of ours that undici caught
+    // in another callback, which must not wait for the timer).
+    else if (!this.#stopped) this.#fail(error);
   }
 
   /** An SSE stream's bytes until its first event that carries data; held, not forwarded. */
@@ -312,6 +330,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
   /** Stops the request; its late `onResponseError` finds the handler done. */
   #abort(controller: Dispatcher.DispatchController): void {
     this.#mode = 'done';
+    this.#stopped = true;
     controller.abort(new AttemptAborted('the attempt needs no more of the answer'));
   }
 
@@ -338,9 +357,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
   #stop(reason: string): void {
     if (this.#settled) return;
     this.#mode = 'done';
+    this.#stopped = true;
     const error = new AttemptAborted(reason);
-    // Not started yet (waiting for a pooled connection): onRequestStart aborts it.
-    this.#controller?.abort(error);
+    if (this.#controller !== null) this.#controller.abort(error);
+    // Still queued for a pooled connection: out of the queue, no socket touched. (In the instant
+    // undici hands it a socket it cannot be cancelled; onRequestStart then aborts it.)
+    else this.#cancelQueued?.(error);
     this.#fail(error);
   }
 

@@ -36,11 +36,13 @@ export class ScriptedUpstream {
   #counts = new Map<string, number>();
   #server: Server;
   #sockets = new Set<Socket>();
+  #accepted = 0;
   url = '';
 
   constructor() {
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#server.on('connection', (socket) => {
+      this.#accepted++;
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
@@ -58,6 +60,11 @@ export class ScriptedUpstream {
   script(key: string, ...steps: Step[]): void {
     this.#scripts.set(key, steps);
     this.#counts.set(key, 0);
+  }
+
+  /** Connections accepted so far. */
+  get connectionsAccepted(): number {
+    return this.#accepted;
   }
 
   /** Requests received for `key` so far. */

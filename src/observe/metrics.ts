@@ -1,7 +1,8 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { ProxyObserver, RequestRecord, Upstream } from '../events.ts';
 import { BreakerState } from '../resilience/index.ts';
 import type { AttemptResult } from '../verify/index.ts';
+import { HotCounter, HotGauge, HotHistogram } from './hot-series.ts';
 import { ModelLabels } from './model-label.ts';
 import { ServedModels } from './served-model.ts';
 
@@ -39,14 +40,14 @@ export interface MetricsOptions {
 export class Metrics implements ProxyObserver {
   readonly registry = new Registry();
   readonly #labels: ModelLabels;
-  readonly #requests: Counter<'model' | 'outcome'>;
-  readonly #attempts: Counter<'model' | 'result' | 'upstream'>;
+  readonly #requests: HotCounter;
+  readonly #attempts: HotCounter;
   readonly #misroutes: Counter<'model' | 'served_model'>;
   readonly #served: ServedModels;
-  readonly #attemptsPerRequest: Histogram<'model'>;
-  readonly #duration: Histogram<'model' | 'outcome'>;
-  readonly #ttft: Histogram<'model'>;
-  readonly #inflight: Gauge<'model'>;
+  readonly #attemptsPerRequest: HotHistogram;
+  readonly #duration: HotHistogram;
+  readonly #ttft: HotHistogram;
+  readonly #inflight: HotGauge;
   readonly #circuit: Gauge<'model'>;
   readonly #budgetExhausted: Counter<'model'>;
   /** Label values whose breaker gauge was initialised to closed. */
@@ -65,17 +66,18 @@ export class Metrics implements ProxyObserver {
       labelNames: ['version'],
       registers,
     }).set({ version: options.version }, 1);
-    this.#requests = new Counter({
+    const registry = this.registry;
+    this.#requests = new HotCounter({
       name: 'backstop_requests_total',
       help: 'Client requests by requested model and how they ended.',
       labelNames: ['model', 'outcome'],
-      registers,
+      registry,
     });
-    this.#attempts = new Counter({
+    this.#attempts = new HotCounter({
       name: 'backstop_attempts_total',
       help: 'Upstream attempts by requested model, result and upstream (gateway or direct).',
       labelNames: ['model', 'result', 'upstream'],
-      registers,
+      registry,
     });
     this.#misroutes = new Counter({
       name: 'backstop_misroutes_total',
@@ -83,32 +85,32 @@ export class Metrics implements ProxyObserver {
       labelNames: ['model', 'served_model'],
       registers,
     });
-    this.#attemptsPerRequest = new Histogram({
+    this.#attemptsPerRequest = new HotHistogram({
       name: 'backstop_request_attempts',
       help: 'Upstream attempts per forwarded request; average = rate(_sum) / rate(_count).',
       labelNames: ['model'],
       buckets: ATTEMPT_BUCKETS,
-      registers,
+      registry,
     });
-    this.#duration = new Histogram({
+    this.#duration = new HotHistogram({
       name: 'backstop_request_duration_seconds',
       help: 'Time from request arrival to the last byte of the answer.',
       labelNames: ['model', 'outcome'],
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
-    this.#ttft = new Histogram({
+    this.#ttft = new HotHistogram({
       name: 'backstop_time_to_first_token_seconds',
       help: 'Time from request arrival until the verified first byte of the answer went to the client.',
       labelNames: ['model'],
       buckets: LATENCY_BUCKETS,
-      registers,
+      registry,
     });
-    this.#inflight = new Gauge({
+    this.#inflight = new HotGauge({
       name: 'backstop_inflight_requests',
       help: 'Client requests being handled now.',
       labelNames: ['model'],
-      registers,
+      registry,
     });
     this.#circuit = new Gauge({
       name: 'backstop_circuit_state',
@@ -156,7 +158,7 @@ export class Metrics implements ProxyObserver {
         this.#budgetExhausted.inc({ model: label }, 0);
       }
     }
-    this.#inflight.inc({ model: label });
+    this.#inflight.add(1, label);
   }
 
   attemptEnded(
@@ -166,22 +168,22 @@ export class Metrics implements ProxyObserver {
     upstream: Upstream = 'gateway',
   ): void {
     const label = this.#labels.label(model);
-    this.#attempts.inc({ model: label, result, upstream });
+    this.#attempts.inc(label, result, upstream);
     const served = this.#served.observe(model, result, servedModel);
     if (served !== undefined) this.#misroutes.inc({ model: label, served_model: served });
   }
 
   requestEnded(record: RequestRecord): void {
     const model = this.#labels.label(record.model);
-    this.#inflight.dec({ model });
-    this.#requests.inc({ model, outcome: record.outcome });
-    this.#duration.observe({ model, outcome: record.outcome }, record.durationMs / 1000);
+    this.#inflight.add(-1, model);
+    this.#requests.inc(model, record.outcome);
+    this.#duration.observe(record.durationMs / 1000, model, record.outcome);
     // Requests refused before forwarding (bad input, not allowed) made no attempt decision.
     if (record.outcome !== 'bad_request' && record.outcome !== 'model_not_allowed') {
-      this.#attemptsPerRequest.observe({ model }, record.results.length);
+      this.#attemptsPerRequest.observe(record.results.length, model);
     }
     if (record.ttftMs !== undefined && record.results.at(-1) === 'ok')
-      this.#ttft.observe({ model }, record.ttftMs / 1000);
+      this.#ttft.observe(record.ttftMs / 1000, model);
   }
 
   breakerChanged(model: string, state: number, upstream: Upstream = 'gateway'): void {

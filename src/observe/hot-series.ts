@@ -105,45 +105,38 @@ abstract class HotMetric {
   reset(): void {}
 }
 
-/** A counter of the per-request hot path. */
-export class HotCounter extends HotMetric {
-  readonly type = 'counter';
-  readonly #table: SeriesTable<{ value: number }>;
+/** One number per series: what a counter and a gauge share. */
+abstract class HotValue extends HotMetric {
+  protected readonly table: SeriesTable<{ value: number }>;
 
   constructor(options: HotMetricOptions) {
     super(options);
-    this.#table = new SeriesTable(options.labelNames, () => ({ value: 0 }));
+    this.table = new SeriesTable(options.labelNames, () => ({ value: 0 }));
     options.registry.registerMetric(this as unknown as Metric);
   }
 
+  protected values(): MetricValue[] {
+    return this.table.all.map(({ labels, cell }) => ({ value: cell.value, labels }));
+  }
+}
+
+/** A counter of the per-request hot path. */
+export class HotCounter extends HotValue {
+  readonly type = 'counter';
+
   /** Adds 1 to the series of these label values (in labelNames order). */
   inc(a: string, b?: string, c?: string): void {
-    this.#table.get(a, b, c).value++;
-  }
-
-  protected values(): MetricValue[] {
-    return this.#table.all.map(({ labels, cell }) => ({ value: cell.value, labels }));
+    this.table.get(a, b, c).value++;
   }
 }
 
 /** A gauge of the per-request hot path: requests in flight. */
-export class HotGauge extends HotMetric {
+export class HotGauge extends HotValue {
   readonly type = 'gauge';
-  readonly #table: SeriesTable<{ value: number }>;
-
-  constructor(options: HotMetricOptions) {
-    super(options);
-    this.#table = new SeriesTable(options.labelNames, () => ({ value: 0 }));
-    options.registry.registerMetric(this as unknown as Metric);
-  }
 
   /** Adds `delta` (negative to decrease) to the series of these label values. */
   add(delta: number, a: string, b?: string, c?: string): void {
-    this.#table.get(a, b, c).value += delta;
-  }
-
-  protected values(): MetricValue[] {
-    return this.#table.all.map(({ labels, cell }) => ({ value: cell.value, labels }));
+    this.table.get(a, b, c).value += delta;
   }
 }
 

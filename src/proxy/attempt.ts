@@ -327,7 +327,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     return verdict;
   }
 
-  /** Stops the request; its late `onResponseError` finds the handler done. */
+  /** Stops the request; its `onResponseError`, the echo of this abort, is ignored (`#stopped`). */
   #abort(controller: Dispatcher.DispatchController): void {
     this.#mode = 'done';
     this.#stopped = true;

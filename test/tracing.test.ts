@@ -19,8 +19,8 @@ import { json, notFound, ScriptedUpstream } from './support/scripted-upstream.ts
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
-/** Reports every @opentelemetry module the process loads, as a JSON line on stdout. */
-const REPORT_LOADS = fileURLToPath(new URL('./support/report-otel-loads.ts', import.meta.url));
+/** Reports every module of a package or of the repository the process loads, as a JSON line on stdout. */
+const REPORT_LOADS = fileURLToPath(new URL('./support/report-module-loads.ts', import.meta.url));
 
 const tracingEnv = (receiver: OtlpReceiver): Record<string, string> => ({
   OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,

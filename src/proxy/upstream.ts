@@ -1,4 +1,8 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+// undici's index loads fetch, WebSocket, the cache and the mocks: about 9 MB of RSS the sidecar
+// never uses (issue 13: idle RSS 68 MB with the index, 59 MB with this module alone, in a bare
+// server). The Pool class is the same one the index exports.
+import UndiciPool from 'undici/lib/dispatcher/pool.js';
 import type { Config } from '../config.ts';
 
 /**
@@ -10,7 +14,7 @@ import type { Config } from '../config.ts';
  * first SSE event); `bodyTimeout` bounds the silence between two chunks of a stream.
  */
 export function createUpstreamPool(config: Config, url: URL = config.upstreamUrl): Pool {
-  return new Pool(url.origin, {
+  return new UndiciPool(url.origin, {
     connections: config.upstreamConnections,
     allowH2: false,
     pipelining: 1,

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createAdminApp } from './admin/index.ts';
+import { compactHeap } from './compact-heap.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { ConnectionTracker } from './connection-tracker.ts';
 import { combineObservers } from './events.ts';
@@ -143,6 +144,7 @@ const admin = createAdaptorServer({
   }).fetch,
 }) as Server;
 
+compactHeap();
 const port = await listen(proxy, config.port, config.host);
 const adminPort = await listen(admin, config.adminPort, config.adminHost);
 // Signals are handled before the `listening` line goes out: whoever waits for that line (a test,

@@ -2,25 +2,35 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { BACKSTOP_NODE_FLAGS } from '../bench/processes/backstop.ts';
+import { BACKSTOP_ENV, BACKSTOP_NODE_FLAGS } from '../bench/processes/backstop.ts';
 
 // The V8 heap flags are one decision (issue 13: "ship them where it runs"): npm start, the
 // image, the kustomize base, the Helm chart and the bench's backstop all run with the same ones,
 // so what the bench measures is what a pod runs.
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
-test('npm start, the Dockerfile, the kustomize base, the Helm chart and the bench ship the same V8 flags', () => {
+test('npm start, the Dockerfile, the kustomize base, the Helm chart and the bench ship the same V8 flags and env', () => {
   const shipped = BACKSTOP_NODE_FLAGS.join(' ');
   assert.match(shipped, /--max-old-space-size=\d+/);
   const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
-  assert.equal(start, `node ${shipped} dist/main.js`, 'npm start');
-  const image = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(read('Dockerfile'))?.[1];
+  const prefix = Object.entries(BACKSTOP_ENV).map(([name, value]) => `${name}=${value} `);
+  assert.equal(start, `${prefix.join('')}node ${shipped} dist/main.js`, 'npm start');
+  const dockerfile = read('Dockerfile');
+  const image = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1];
   assert.equal(image, shipped, 'Dockerfile ENV NODE_OPTIONS');
+  for (const [name, value] of Object.entries(BACKSTOP_ENV))
+    assert.match(dockerfile, new RegExp(`^ENV ${name}=${value}$`, 'm'), `Dockerfile ENV ${name}`);
   const deployment = parse(read('deploy/base/deployment.yaml')) as {
     spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
   };
   const env = deployment.spec.template.spec.containers[0]?.env ?? [];
   assert.equal(env.find((e) => e.name === 'NODE_OPTIONS')?.value, shipped, 'deploy/base NODE_OPTIONS');
+  // The image's MALLOC_ARENA_MAX applies in every pod: no manifest sets one of its own.
+  assert.deepEqual(
+    env.filter((e) => e.name in BACKSTOP_ENV),
+    [],
+    'deploy/base leaves the image env alone',
+  );
   const values = parse(read('deploy/helm/backstop/values.yaml')) as { nodeOptions: string };
   assert.equal(values.nodeOptions, shipped, 'Helm nodeOptions');
 });

@@ -8,6 +8,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BACKSTOP_MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** The V8 flags backstop ships with (package.json `start`, the manifests' NODE_OPTIONS). */
 export const BACKSTOP_NODE_FLAGS = ['--max-old-space-size=192', '--max-semi-space-size=8'];
+/**
+ * The environment it ships with besides them (package.json `start`, the image's ENV): one glibc
+ * malloc arena, not one per thread. Measured (issue 13): RSS at JSON saturation 144 -> 131 MB and
+ * with 2,000 held streams 183 -> 170 MB, CPU per request unchanged (paired ratio 1.006).
+ */
+export const BACKSTOP_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
 
 let built: Promise<void> | undefined;
 
@@ -36,7 +42,7 @@ export function buildBackstop(): Promise<void> {
 }
 
 /**
- * Builds and starts `node <BACKSTOP_NODE_FLAGS> dist/main.js` in front of `upstreamUrl`, its
+ * Builds and starts `<BACKSTOP_ENV> node <BACKSTOP_NODE_FLAGS> dist/main.js` in front of `upstreamUrl`, its
  * access log drained unread (see `StartOptions.logs`). `cpuProfileDir` adds `--cpu-prof`: the
  * profile is written on exit, so `stop()` before reading it.
  */
@@ -48,7 +54,7 @@ export async function startShippedBackstop(
   await buildBackstop();
   const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
   return startBackstop(
-    { UPSTREAM_URL: upstreamUrl, SHUTDOWN_GRACE_MS: '5000', ...env },
+    { ...BACKSTOP_ENV, UPSTREAM_URL: upstreamUrl, SHUTDOWN_GRACE_MS: '5000', ...env },
     { nodeArgs: [...BACKSTOP_NODE_FLAGS, ...profile, BACKSTOP_MAIN], logs: 'drain', timeoutMs: 15_000 },
   );
 }

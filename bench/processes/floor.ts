@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKSTOP_NODE_FLAGS } from './backstop.ts';
+import { BACKSTOP_ENV, BACKSTOP_NODE_FLAGS } from './backstop.ts';
 import { type ScriptHandle, startNodeScript } from './node-script.ts';
 
-/** The floor (floor-server.ts) in front of an upstream, in its own process, with backstop's V8 flags. */
+/** The floor (floor-server.ts) in front of an upstream, in its own process, with backstop's V8 flags and env. */
 
 const SOURCE = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
 let compiled: string | undefined;
@@ -36,7 +36,7 @@ function floorScript(): string {
 /** Starts the floor in front of `upstreamUrl`; `stop()` also removes the compiled copy. */
 export async function startFloor(upstreamUrl: string): Promise<ScriptHandle> {
   const script = floorScript();
-  const floor = await startNodeScript(script, [upstreamUrl], BACKSTOP_NODE_FLAGS);
+  const floor = await startNodeScript(script, [upstreamUrl], BACKSTOP_NODE_FLAGS, undefined, BACKSTOP_ENV);
   return {
     ...floor,
     async stop() {

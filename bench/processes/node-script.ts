@@ -14,14 +14,16 @@ export interface ScriptHandle {
   stop(): Promise<void>;
 }
 
-/** Starts `node [nodeFlags] script [args]` and waits for its port line (at most `timeoutMs`). */
+/** Starts `[env] node [nodeFlags] script [args]` and waits for its port line (at most `timeoutMs`). */
 export async function startNodeScript(
   script: string,
   args: readonly string[],
   nodeFlags: readonly string[] = [],
   timeoutMs = 15_000,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ScriptHandle> {
   const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

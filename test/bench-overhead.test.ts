@@ -54,7 +54,16 @@ describe('bench overhead', () => {
     // No misroutes: one attempt each; half misrouted, independently: about two.
     assert.equal(attempts[0], 1);
     assert.ok((attempts[1] ?? 0) > 1.3, `attempts per request with 50% misroutes: ${attempts[1]}`);
-    assert.ok(scenario.tables.some((t) => t.title.startsWith('Held streams')));
+    const held = scenario.tables.find((t) => t.title.startsWith('Held streams'));
+    assert.deepEqual(
+      held?.rows.map((r) => [r[0], r[2]]),
+      [
+        ['floor', 10],
+        ['backstop', 10],
+      ],
+      'both relays kept every stream',
+    );
+    assert.ok(ratios.includes('peak RSS holding 10 streams, backstop / floor'), ratios.join('\n'));
   });
 
   it('--check: floor and backstop only; a missed bar is printed and exits 1', { timeout: 90_000 }, () => {

@@ -5,15 +5,20 @@
  * then the rest piped with backpressure. Nothing else: no logs, no metrics, no breaker, no retries,
  * no timeouts. backstop's CPU, latency and memory are read as ratios to this.
  *
- * argv[2]: the upstream's base URL. Prints `{"port": N}` once listening on 127.0.0.1.
+ * argv[2]: the upstream's base URL; argv[3]: the pool's connections (default 256, backstop's
+ * default UPSTREAM_CONNECTIONS). Prints `{"port": N}` once listening on 127.0.0.1.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import { Pool } from 'undici';
 
-/** backstop's default UPSTREAM_CONNECTIONS, so both may open as many sockets upstream. */
-const pool = new Pool(process.argv[2] as string, { connections: 256, pipelining: 1, allowH2: false });
+/** As many sockets upstream as backstop may open (its UPSTREAM_CONNECTIONS). */
+const pool = new Pool(process.argv[2] as string, {
+  connections: Number(process.argv[3] ?? 256),
+  pipelining: 1,
+  allowH2: false,
+});
 const EVENT_END = Buffer.from('\n\n');
 
 function fail(res: ServerResponse, status: number): void {

@@ -33,10 +33,19 @@ function floorScript(): string {
   return file;
 }
 
-/** Starts the floor in front of `upstreamUrl`; `stop()` also removes the compiled copy. */
-export async function startFloor(upstreamUrl: string): Promise<ScriptHandle> {
+/**
+ * Starts the floor in front of `upstreamUrl` with a pool of `connections` (backstop's default
+ * UPSTREAM_CONNECTIONS unless given); `stop()` also removes the compiled copy.
+ */
+export async function startFloor(upstreamUrl: string, connections = 256): Promise<ScriptHandle> {
   const script = floorScript();
-  const floor = await startNodeScript(script, [upstreamUrl], BACKSTOP_NODE_FLAGS, undefined, BACKSTOP_ENV);
+  const floor = await startNodeScript(
+    script,
+    [upstreamUrl, String(connections)],
+    BACKSTOP_NODE_FLAGS,
+    undefined,
+    BACKSTOP_ENV,
+  );
   return {
     ...floor,
     async stop() {

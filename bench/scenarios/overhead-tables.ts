@@ -2,7 +2,7 @@ import type { Comparison, ComparisonSpec, StepFigures } from '../load/relay-comp
 import { median, STEPS } from '../load/relay-comparison.ts';
 import { SSE_CHUNKS } from '../processes/fixed-upstream.ts';
 import { fmtMsProse } from '../reports/format.ts';
-import type { HoldFigures } from '../statistics/footprint.ts';
+import type { HeldPeak, HoldFigures } from '../statistics/footprint.ts';
 import type { ProfileSummary } from '../statistics/profile.ts';
 import { ratio } from '../statistics/stats.ts';
 import { RETRY_RATE, type RetryRow } from './overhead-retry.ts';
@@ -98,15 +98,24 @@ export function repetitionTable(c: Comparison, spec: ComparisonSpec): Table {
 }
 
 export function holdTable(hold: HoldFigures, holdS: number): Table {
-  const columns = ['streams', 'kept', 'lost', 'wall s', 'backstop peak RSS MB'];
+  const columns = ['path', 'streams', 'kept', 'lost', 'wall s', 'peak RSS MB'];
   const title = `Held streams: ${SSE_CHUNKS} chunks each over ${holdS} s, all open at once`;
   if ('skipped' in hold) return { title, columns: ['note'], rows: [[hold.skipped]] };
-  const { result } = hold;
+  const row = (path: string, { result, peakRssBytes }: HeldPeak) => [
+    path,
+    result.streams,
+    result.kept,
+    result.lost,
+    result.wallS.toFixed(1),
+    mb(peakRssBytes),
+  ];
   return {
     title,
     columns,
-    rows: [[result.streams, result.kept, result.lost, result.wallS.toFixed(1), mb(hold.peakRssBytes)]],
-    note: `A fresh backstop with UPSTREAM_CONNECTIONS widened to the stream count. Kept: 200, ${SSE_CHUNKS} data events and data: [DONE].`,
+    rows: [...(hold.floor ? [row('floor', hold.floor)] : []), row('backstop', hold)],
+    note:
+      `Each a fresh process, its pool widened to the stream count (backstop's UPSTREAM_CONNECTIONS). ` +
+      `Kept: 200, ${SSE_CHUNKS} data events and data: [DONE]. The bar is on backstop's peak.`,
   };
 }
 

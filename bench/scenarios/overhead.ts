@@ -126,6 +126,12 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     sseConnections: spec.sseConnections,
   });
   const ratios = footprintRatios(comparison, spec.rate, spec.sseConnections);
+  if (!('skipped' in hold) && hold.floor)
+    ratios.push({
+      name: `peak RSS holding ${hold.result.streams} streams, backstop / floor`,
+      value: hold.peakRssBytes / hold.floor.peakRssBytes,
+      detail: `${(hold.peakRssBytes / MB).toFixed(0)} vs ${(hold.floor.peakRssBytes / MB).toFixed(0)} MB`,
+    });
   if (exported)
     ratios.push({
       name: 'spans exported by the traced backstop',

@@ -35,8 +35,13 @@ export const BAR_NAMES = Object.keys(FOOTPRINT_BARS) as BarName[];
 
 const MB = 1024 * 1024;
 
-/** The hold as measured: backstop's peak RSS, or why it was not run. */
-export type HoldFigures = { result: HoldResult; peakRssBytes: number } | { skipped: string };
+/** One relay's held streams and its peak RSS meanwhile. */
+export interface HeldPeak {
+  result: HoldResult;
+  peakRssBytes: number;
+}
+/** The hold as measured: backstop's (and the floor's, alongside), or why it was not run. */
+export type HoldFigures = (HeldPeak & { floor?: HeldPeak }) | { skipped: string };
 
 /** What the targets are read from. */
 export interface FootprintInput {

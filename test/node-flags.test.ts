@@ -25,12 +25,21 @@ test('npm start, the Dockerfile, the kustomize base, the Helm chart and the benc
   };
   const env = deployment.spec.template.spec.containers[0]?.env ?? [];
   assert.equal(env.find((e) => e.name === 'NODE_OPTIONS')?.value, shipped, 'deploy/base NODE_OPTIONS');
-  // The image's MALLOC_ARENA_MAX applies in every pod: no manifest sets one of its own.
-  assert.deepEqual(
-    env.filter((e) => e.name in BACKSTOP_ENV),
-    [],
-    'deploy/base leaves the image env alone',
-  );
+  // The image's MALLOC_ARENA_MAX applies in every pod: neither manifest sets one of its own.
+  const sidecar = parse(read('deploy/components/sidecar/sidecar-patch.yaml')) as {
+    spec: { template: { spec: { initContainers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const sidecarEnv = sidecar.spec.template.spec.initContainers[0]?.env ?? [];
+  assert.equal(sidecarEnv.find((e) => e.name === 'NODE_OPTIONS')?.value, shipped, 'sidecar NODE_OPTIONS');
+  for (const [where, entries] of [
+    ['deploy/base', env],
+    ['the sidecar component', sidecarEnv],
+  ] as const)
+    assert.deepEqual(
+      entries.filter((e) => Object.hasOwn(BACKSTOP_ENV, e.name)),
+      [],
+      `${where} leaves the image's env alone`,
+    );
   const values = parse(read('deploy/helm/backstop/values.yaml')) as { nodeOptions: string };
   assert.equal(values.nodeOptions, shipped, 'Helm nodeOptions');
 });

@@ -39,7 +39,7 @@ const MB = 1024 * 1024;
  * backstop with tracing on at 100%. Each repetition runs four steps (JSON at saturation, JSON at an
  * even rate, SSE at 50 and at 200 connections), the paths alternated within each step; the report
  * gives medians, and backstop's ratios to the floor are its headline. Then 2,000 streams held
- * through a fresh backstop, the retry path on the simulator, and a CPU profile. `--check`: floor
+ * through a fresh floor and a fresh backstop, the retry path on the simulator, and a CPU profile. `--check`: floor
  * and backstop only, plus the hold, for the bars alone.
  */
 export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
@@ -155,7 +155,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       `figures are medians. The floor is a bare node:http verifier (undici Pool.request, JSON.parse, model check; no logs, metrics or retries) ` +
       `with backstop's Node flags. backstop runs as it ships (dist/, its V8 flags, LOG_LEVEL=info, metrics on). ` +
       `${opts.check ? '--check: floor and backstop only. ' : nginxBinary ? 'nginx: one worker, keep-alive upstream, no access log. ' : 'nginx is not installed: its rows are missing. '}` +
-      `Then ${opts.streams} streams held ${holdS} s through a fresh backstop` +
+      `Then ${opts.streams} streams held ${holdS} s through a fresh floor, then a fresh backstop` +
       `${opts.check ? '.' : `, and the retry path on the simulator at ${RETRY_RATE} req/s.`}`,
     config: {
       durationS: spec.durationS,

@@ -18,7 +18,7 @@ import { type DirectEndpoint, upstreamBasePath } from './upstream.ts';
 
 /** Everything admission and forwarding need, wired by serve.ts. */
 export interface AdmissionDeps extends ForwardDeps {
-  dispatcher: Dispatcher;
+  dispatcher: AttemptSpec['dispatcher'];
   /** Each model's own endpoint (MODEL_ENDPOINTS), for the direct fallback. */
   endpoints?: ReadonlyMap<string, DirectEndpoint>;
   /** OpenTelemetry tracing (src/trace), when the OTEL_* environment turns it on. */

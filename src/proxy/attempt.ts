@@ -19,7 +19,8 @@ import { type BodySource, UpstreamBody } from './upstream-body.ts';
 
 /** What one attempt needs; built once per request and reused across its attempts. */
 export interface AttemptSpec {
-  dispatcher: Dispatcher;
+  /** All an attempt uses of a pool: the dispatch API (an `UpstreamPool` has no `request()`). */
+  dispatcher: Pick<Dispatcher, 'dispatch'>;
   method: Dispatcher.HttpMethod;
   path: string;
   headers: Record<string, string | string[]>;

@@ -1,8 +1,17 @@
 import type { Pool } from 'undici';
 // undici's index loads fetch, WebSocket, the cache and the mocks: about 9 MB of RSS the sidecar
 // never uses (issue 13: idle RSS 68 MB with the index, 59 MB with this module alone, in a bare
-// server). The Pool class is the same one the index exports.
+// server). The class is the one the index exports, but without the index nothing adds the
+// callback APIs to its prototype (index.js assigns lib/api to Dispatcher.prototype): hence
+// `UpstreamPool`.
 import UndiciPool from 'undici/lib/dispatcher/pool.js';
+
+/**
+ * An undici Pool as backstop builds it: `dispatch`, `stats`, `close`, `destroy`; not `request`,
+ * `stream`, `pipeline`, `connect` or `upgrade`, which only undici's index installs.
+ */
+export type UpstreamPool = Omit<Pool, 'request' | 'stream' | 'pipeline' | 'connect' | 'upgrade'>;
+
 import type { Config } from '../config.ts';
 
 /**
@@ -13,7 +22,7 @@ import type { Config } from '../config.ts';
  * tested on HTTP/1.1 here. `headersTimeout` is left to the attempt timer (which also covers the
  * first SSE event); `bodyTimeout` bounds the silence between two chunks of a stream.
  */
-export function createUpstreamPool(config: Config, url: URL = config.upstreamUrl): Pool {
+export function createUpstreamPool(config: Config, url: URL = config.upstreamUrl): UpstreamPool {
   return new UndiciPool(url.origin, {
     connections: config.upstreamConnections,
     allowH2: false,
@@ -29,7 +38,7 @@ export function createUpstreamPool(config: Config, url: URL = config.upstreamUrl
 
 /** A model's own vLLM Service (MODEL_ENDPOINTS): its pool and the path prefixed to every request. */
 export interface DirectEndpoint {
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   readonly basePath: string;
 }
 

@@ -5,11 +5,14 @@ import { registerHooks } from 'node:module';
 // whether the OpenTelemetry SDK came in, or the simulator. One line for the first module too, so a
 // test knows the reporter ran.
 process.stdout.write(`${JSON.stringify({ msg: 'module loaded', url: 'reporter' })}\n`);
+const reported = new Set<string>();
 registerHooks({
   resolve(specifier, context, nextResolve) {
     const resolved = nextResolve(specifier, context);
-    if (resolved.url.startsWith('file:'))
+    if (resolved.url.startsWith('file:') && !reported.has(resolved.url)) {
+      reported.add(resolved.url);
       process.stdout.write(`${JSON.stringify({ msg: 'module loaded', url: resolved.url })}\n`);
+    }
     return resolved;
   },
 });

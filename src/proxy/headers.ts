@@ -32,9 +32,15 @@ const RESPONSE_DROP = new Set([
   'x-backstop-attempts',
 ]);
 
-/** Names listed in a `Connection` header, which are hop-by-hop for this message only. */
+/** A `Connection` value that lists no header: `keep-alive` or `close`, in any case. */
+const NO_TOKENS = /^\s*(?:keep-alive|close)\s*$/i;
+
+/**
+ * Names listed in a `Connection` header, which are hop-by-hop for this message only. Nearly
+ * every message says just `keep-alive` (or `close`), which names none: that costs no allocation.
+ */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || (typeof value === 'string' && NO_TOKENS.test(value))) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const token of text.split(',')) {

@@ -5,6 +5,7 @@ import type { RequestRecord } from '../events.ts';
 import type { RequestTrace, Tracing } from '../trace/index.ts';
 import { createModelMatcher } from '../verify/index.ts';
 import type { AttemptSpec } from './attempt.ts';
+import { ClientWatch } from './client-watch.ts';
 import { type ForwardDeps, forward, type RetryMode } from './forward.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { startsLikeJsonObject } from './json-text.ts';
@@ -32,20 +33,19 @@ export const MODEL_ROUTES: ReadonlySet<string> = new Set([
   '/v1/embeddings',
 ]);
 
-/** One client request from its arrival: its record, when it came, and its client's signal. */
+/** One client request from its arrival: its record, when it came, and whether its client left. */
 export interface Incoming {
   req: IncomingMessage;
   res: ServerResponse;
   record: RequestRecord;
   startedAt: number;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  client: ClientWatch;
   trace: RequestTrace | undefined;
 }
 
 /** What the HTTP layer (server.ts) calls: one request's arrival, then its admission or refusal. */
 export interface Admission {
-  /** Gives an arriving request its record, id, clock, client signal and trace. */
+  /** Gives an arriving request its record, id, clock, client watch and trace. */
   begin(req: IncomingMessage, res: ServerResponse): Incoming;
   /**
    * Admits a request and forwards it, or refuses it: route normalisation (only `/v1` and below
@@ -80,12 +80,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       ttftMs: undefined,
       detail: undefined,
     };
-    const controller = new AbortController();
+    const client = new ClientWatch();
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) client.leave();
     });
     const trace = deps.tracing?.startRequest(record.method, req.headers);
-    return { req, res, record, startedAt: deps.now(), signal: controller.signal, trace };
+    return { req, res, record, startedAt: deps.now(), client, trace };
   };
 
   /** The request body, or `undefined` once the request has been answered (too large, client gone). */
@@ -159,7 +159,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       matches,
       attemptTimeoutMs: config.attemptTimeoutMs,
       maxResponseBytes: config.maxResponseBytes,
-      clientSignal: request.signal,
+      client: request.client,
     };
     // The same request for the model's own vLLM Service: only its origin and base path differ,
     // so headers, body, verification and timeouts are the gateway's (issue 11).

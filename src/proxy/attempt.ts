@@ -14,6 +14,7 @@ import {
   TOO_LARGE,
   type Verdict,
 } from '../verify/index.ts';
+import type { ClientWatch } from './client-watch.ts';
 import { kQueuedAbort } from './undici-queued-abort.ts';
 import { type BodySource, UpstreamBody } from './upstream-body.ts';
 
@@ -31,8 +32,8 @@ export interface AttemptSpec {
   matches: ModelMatcher;
   attemptTimeoutMs: number;
   maxResponseBytes: number;
-  /** Aborted when the client goes away. */
-  clientSignal: AbortSignal;
+  /** Whether the client went away; the attempt in progress watches it. */
+  client: ClientWatch;
 }
 
 /** How an attempt ended, and what the client gets if the loop commits it. */
@@ -79,8 +80,8 @@ export function runAttempt(spec: AttemptSpec, timeoutMs = spec.attemptTimeoutMs)
     servedModel: undefined,
     clientGone: false,
   };
-  // An abort listener added to an already aborted signal never fires.
-  if (spec.clientSignal.aborted) {
+  // A client that left already will not leave again: nothing would stop this attempt.
+  if (spec.client.gone) {
     outcome.clientGone = true;
     return Promise.resolve(outcome);
   }
@@ -161,7 +162,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     this.#timeoutMs = timeoutMs;
     this.#resolve = resolve;
     this.#timer = setTimeout(this.#onTimeout, timeoutMs);
-    spec.clientSignal.addEventListener('abort', this.#onClientGone);
+    spec.client.watch(this.#onClientGone);
   }
 
   /** Handed to undici as the kQueuedAbort option: called while the request waits in a queue. */
@@ -344,7 +345,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     outcome.rest = undefined;
     outcome.sse = false;
     this.#chunks = [];
-    if (spec.clientSignal.aborted) {
+    if (spec.client.gone) {
       outcome.clientGone = true;
     } else {
       const capped = this.#timeoutMs < spec.attemptTimeoutMs;
@@ -380,7 +381,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, BodySource {
     if (this.#settled) return;
     this.#settled = true;
     clearTimeout(this.#timer);
-    this.#spec.clientSignal.removeEventListener('abort', this.#onClientGone);
+    this.#spec.client.unwatch(this.#onClientGone);
     // Whoever ends up owning the rest of the body may destroy it (client gone, drain expired);
     // that error must never be an unhandled 'error' event.
     this.#outcome.rest?.on('error', ignore);

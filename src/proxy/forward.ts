@@ -223,7 +223,7 @@ async function attemptLoop(
         delay = misrouteDelay(misses, deps.misrouteBackoff, deps.random);
       } else {
         // A miss that persists: wait in the model's queue; only its head polls.
-        const turn = await wait.turn(policy.misrouteQueue, deadline - deps.now(), spec.clientSignal);
+        const turn = await wait.turn(policy.misrouteQueue, deadline - deps.now(), spec.client.signal);
         if (turn === 'aborted') {
           route.abandon();
           finish(job, deps, 499, 'client_closed', 'client closed while waiting for its pod');
@@ -262,7 +262,7 @@ async function attemptLoop(
     }
     slept = delay;
     try {
-      await sleep(delay, undefined, { signal: spec.clientSignal });
+      await sleep(delay, undefined, { signal: spec.client.signal });
     } catch {
       route.abandon();
       finish(job, deps, 499, 'client_closed', 'client closed during backoff');

@@ -18,7 +18,7 @@ import { type AttemptOutcome, type AttemptSpec, discardOutcome, runAttempt } fro
 import type { BreakerTicket } from './breaker-ticket.ts';
 import { MisrouteWait } from './misroute-wait.ts';
 import { answerError, endAfterBug, finish } from './request-end.ts';
-import { deliver } from './respond.ts';
+import { type Delivery, deliver } from './respond.ts';
 import { UpstreamRoute } from './upstream-route.ts';
 
 /** Which failed attempts a route may retry. */
@@ -189,7 +189,8 @@ async function attemptLoop(
       step = last.status !== 0 ? 'commit' : 'fail';
     }
     if (step === 'commit') {
-      await commit(job, deps, last, route.ticket, attempt);
+      const streaming = commit(job, deps, last, route.ticket, attempt);
+      if (streaming !== undefined) await streaming;
       route.abandon();
       return;
     }
@@ -309,16 +310,20 @@ function nextStep(
   return outcome.status !== 0 ? 'commit' : 'fail';
 }
 
-async function commit(
+/**
+ * Sends the committed attempt to the client and ends the request. A whole body goes out at once
+ * and ends it here; a piped rest returns the promise of its end.
+ */
+function commit(
   job: ForwardJob,
   deps: ForwardDeps,
   outcome: AttemptOutcome,
   ticket: BreakerTicket,
   attempt: AttemptTrace | undefined,
-): Promise<void> {
+): Promise<void> | undefined {
   const { record } = job;
   const verified = outcome.result === 'ok';
-  const delivery = await deliver(job.res, outcome, {
+  const delivery = deliver(job.res, outcome, {
     requestId: record.id,
     attempts: record.results.length,
     stallTimeoutMs: deps.config.clientStallTimeoutMs,
@@ -331,6 +336,23 @@ async function commit(
       if (verified) ticket.settle('success');
     },
   });
+  if (typeof delivery === 'string') {
+    committed(job, deps, outcome, ticket, attempt, delivery);
+    return undefined;
+  }
+  return delivery.then((ended) => committed(job, deps, outcome, ticket, attempt, ended));
+}
+
+/** The end of a committed request, once its answer was delivered (or cut). */
+function committed(
+  job: ForwardJob,
+  deps: ForwardDeps,
+  outcome: AttemptOutcome,
+  ticket: BreakerTicket,
+  attempt: AttemptTrace | undefined,
+  delivery: Delivery,
+): void {
+  const verified = outcome.result === 'ok';
   // A stream cut later, or a client that left, says nothing more about the model's health.
   ticket.settle('abandon');
   // The committed attempt's span covers its whole answer, a stream to its end.

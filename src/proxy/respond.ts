@@ -29,17 +29,19 @@ export interface DeliveryContext {
  * the upstream body piped with backpressure (a slow reader pauses the upstream socket, so memory
  * stays flat). A verified SSE stream that fails or ends without `[DONE]` gets an OpenAI-shaped
  * error event and no `[DONE]`, so the client never mistakes a cut stream for a finished one.
+ * A delivery that is over at once (a whole body, a client already gone) is returned as it is, so
+ * the common JSON answer costs no promise; a piped rest resolves when it ends.
  */
 export function deliver(
   res: ServerResponse,
   outcome: AttemptOutcome,
   context: DeliveryContext,
-): Promise<Delivery> {
+): Delivery | Promise<Delivery> {
   const held = outcome.held;
   const rest = outcome.rest;
   if (res.destroyed) {
     rest?.destroy();
-    return Promise.resolve('client_closed');
+    return 'client_closed';
   }
   const headers = clientResponseHeaders(
     outcome.headers ?? {},
@@ -58,7 +60,7 @@ export function deliver(
     res.writeHead(outcome.status, headers);
     context.onFirstByte();
     res.end(body);
-    return Promise.resolve('ok');
+    return 'ok';
   }
   res.writeHead(outcome.status, headers);
   const tail = outcome.sse ? new StreamTail() : undefined;
@@ -76,7 +78,7 @@ export function deliver(
   if (framer?.overflowed) {
     rest.destroy();
     res.end(streamErrorEvent(eventTooLarge(framer)));
-    return Promise.resolve('stream_error');
+    return 'stream_error';
   }
   return pipeRest(res, rest, tail, framer, held === undefined || held.length === 0, context);
 }

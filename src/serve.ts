@@ -72,7 +72,7 @@ const misrouteWarning = new MisrouteWarning({
   maxModels: config.metricsMaxModels,
   routingHeader: config.routingHeaders ? config.routingHeaderName : undefined,
 });
-const observer = combineObservers([metrics, createLogObserver(logger), misrouteWarning]);
+const observer = combineObservers([metrics, createLogObserver(loggers), misrouteWarning]);
 const policyOptions = {
   breaker: {
     failureThreshold: config.breakerFailureThreshold,

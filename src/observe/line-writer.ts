@@ -10,6 +10,7 @@ const FLUSH_INTERVAL_MS = 200;
 const RETRY_MS = 20;
 /** How long the exit's last flush keeps trying a full non-blocking stdout before it gives up. */
 const EXIT_FLUSH_MS = 1000;
+const NEWLINE = 0x0a;
 
 export interface LineWriterOptions {
   fd: number;
@@ -72,21 +73,32 @@ export class LineWriter {
     return this.#dropped;
   }
 
-  /** Takes one whole line, its newline included. */
+  /** Takes one whole line, its newline included (pino's lines). */
   write(line: string): boolean {
-    if (this.#failed) return true;
+    this.#append(line, false);
+    return true;
+  }
+
+  /** Takes one line without its newline, which is added here: no string is built to add it. */
+  writeLine(text: string): void {
+    this.#append(text, true);
+  }
+
+  #append(text: string, newline: boolean): void {
+    if (this.#failed) return;
     // A UTF-16 code unit is at most 3 bytes of UTF-8.
-    if (this.#used + line.length * 3 > BUFFER_BYTES) {
+    const most = text.length * 3 + 1;
+    if (this.#used + most > BUFFER_BYTES) {
       this.#retire();
-      if (line.length * 3 > BUFFER_BYTES) {
-        this.#enqueue(Buffer.from(line, 'utf8'), undefined);
+      if (most > BUFFER_BYTES) {
+        this.#enqueue(Buffer.from(newline ? `${text}\n` : text, 'utf8'), undefined);
         this.flush();
-        return true;
+        return;
       }
     }
-    this.#used += this.#buffer.write(line, this.#used, 'utf8');
+    this.#used += this.#buffer.write(text, this.#used, 'utf8');
+    if (newline) this.#buffer[this.#used++] = NEWLINE;
     if (this.#used >= FLUSH_BYTES) this.flush();
-    return true;
   }
 
   /** Starts writing what is buffered, unless a write is already out (it continues when done). */

@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 import { LineWriter } from './line-writer.ts';
 
 /** The process's loggers: `requests` for the per-request lines, `lifecycle` for start and drain. */
@@ -6,14 +6,37 @@ export interface Loggers {
   requests: Logger;
   /** Start-up and shutdown lines: at least `info`, whatever LOG_LEVEL says (unless `silent`). */
   lifecycle: Logger;
+  /**
+   * Writes one line already serialised in `requests`' format, without its newline: the
+   * per-request line (log-observer.ts), which is written for every request and so skips pino's
+   * generic serialiser. Bounded like every other line.
+   */
+  writeLine(json: string): void;
   /** Starts writing whatever is buffered now, without waiting for the batch timer (start-up). */
   flush(): void;
   /** Resolves once every line so far is written, or after `timeoutMs`: the shutdown's last step. */
   drain(timeoutMs: number): Promise<void>;
 }
 
+/** Every line's `service`. */
+export const SERVICE = 'backstop';
+
 /** Log bytes held while stdout cannot take them; more are dropped, so memory stays bounded. */
 const MAX_BUFFERED_LOG_BYTES = 1 << 20;
+
+/** The format of every line: requestLine (log-observer.ts) writes the same, by hand. */
+export function pinoOptions(level: string): LoggerOptions {
+  return {
+    level,
+    base: { service: SERVICE },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: {
+      paths: ['headers.authorization', 'err.headers.authorization', 'req.headers.authorization'],
+      censor: '[redacted]',
+    },
+  };
+}
 
 /**
  * JSON lines on stdout with ISO timestamps, written in batches by LineWriter (a few writes per
@@ -33,19 +56,7 @@ export function createLoggers(level: string): Loggers {
       );
     },
   });
-  const requests = pino(
-    {
-      level,
-      base: { service: 'backstop' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: ['headers.authorization', 'err.headers.authorization', 'req.headers.authorization'],
-        censor: '[redacted]',
-      },
-    },
-    destination,
-  );
+  const requests = pino(pinoOptions(level), destination);
   // 30 is pino's info.
   const quieterThanInfo = requests.levelVal > 30 && level !== 'silent';
   const lifecycle = quieterThanInfo ? requests.child({}, { level: 'info' }) : requests;
@@ -54,6 +65,7 @@ export function createLoggers(level: string): Loggers {
   return {
     requests,
     lifecycle,
+    writeLine: (json) => destination.writeLine(json),
     flush: () => destination.flush(),
     drain: (timeoutMs) => destination.drain(timeoutMs),
   };

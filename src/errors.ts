@@ -21,17 +21,6 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
-/** An error backstop answers with; `code` selects the row of `ERROR_TABLE`. */
-export class BackstopError extends Error {
-  override name = 'BackstopError';
-  readonly code: ErrorCode;
-
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
 /** The OpenAI-shaped JSON body for an error: `{"error":{"message","type","param","code"}}`. */
 export function errorBody(code: ErrorCode, message: string): string {
   const { type, param } = ERROR_TABLE[code];

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { BackstopError } from '../errors.ts';
 import type { RequestRecord } from '../events.ts';
 import type { RequestTrace, Tracing } from '../trace/index.ts';
 import { createModelMatcher } from '../verify/index.ts';
@@ -61,6 +60,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const matches = createModelMatcher(config.modelAliases);
   const routing = routingHeadersOf(config);
   const allowedList = config.models === undefined ? '' : [...config.models].join(', ');
+  const bodyTooLarge = `Request body exceeds the limit of ${config.maxBodyBytes} bytes (MAX_BODY_BYTES).`;
 
   const begin = (req: IncomingMessage, res: ServerResponse): Incoming => {
     const url = req.url ?? '/';
@@ -88,23 +88,6 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return { req, res, record, startedAt: deps.now(), client, trace };
   };
 
-  /** The request body, or `undefined` once the request has been answered (too large, client gone). */
-  const readBody = async (request: Incoming): Promise<Buffer | undefined> => {
-    try {
-      return await readRequestBody(request.req, config.maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BackstopError) {
-        // The rest of an oversized body is not read: close the connection after the answer.
-        refuse(request, deps, 'bad_request', error.code, error.message, { connection: 'close' });
-      } else {
-        // The client left mid-body: nobody to answer, but the request is still counted and logged.
-        deps.observer.requestStarted(request.record.model);
-        finish(request, deps, 499, 'client_closed', 'client closed the connection while sending the body');
-      }
-      return undefined;
-    }
-  };
-
   const admit = async (request: Incoming): Promise<void> => {
     const { req, record } = request;
     const path = toUpstreamPath(req.url ?? '', basePath);
@@ -115,8 +98,25 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     }
     const method = record.method as Dispatcher.HttpMethod;
     const bodiless = method === 'GET' || method === 'HEAD';
-    const body = bodiless ? null : await readBody(request);
-    if (body === undefined) return;
+    let body: Buffer | null = null;
+    // Read here, not in a helper of its own: an async frame per request is garbage per request.
+    if (!bodiless) {
+      let read: Buffer | undefined;
+      try {
+        read = await readRequestBody(req, config.maxBodyBytes);
+      } catch {
+        // The client left mid-body: nobody to answer, but the request is still counted and logged.
+        deps.observer.requestStarted(record.model);
+        finish(request, deps, 499, 'client_closed', 'client closed the connection while sending the body');
+        return;
+      }
+      if (read === undefined) {
+        // The rest of an oversized body is not read: close the connection after the answer.
+        refuse(request, deps, 'bad_request', 'body_too_large', bodyTooLarge, { connection: 'close' });
+        return;
+      }
+      body = read;
+    }
     // A model route is verified; neither a trailing slash nor an absolute-form target may be a way
     // around that, so the route is read from the normalised upstream path.
     const query = path.indexOf('?');

@@ -1,27 +1,22 @@
 import type { IncomingMessage } from 'node:http';
-import { BackstopError } from '../errors.ts';
+import type { Readable } from 'node:stream';
 import { readBounded } from './bounded-body.ts';
 
 /**
- * Reads a request body into one Buffer, refusing more than `limit` bytes: by the declared
- * `content-length` before reading anything, or while reading a chunked body. The bytes are kept
- * as they came, to be resent unchanged on every attempt.
- * @throws BackstopError `body_too_large`; or the stream's error when the client leaves mid-body.
+ * Reads a request body into one Buffer, or resolves `undefined` when it is over `limit` bytes: by
+ * the declared `content-length` before reading anything, or while reading a chunked body. The
+ * rest of a body too large is drained, not read, so that the client can still be answered. The
+ * bytes are kept as they came, to be resent unchanged on every attempt. Rejects with the stream's
+ * error, or when it closes before its end (a client that left mid-body).
  */
-export async function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  // The rest is drained, not read: the client is told at once, then the connection closes.
+export function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   if (Number(req.headers['content-length']) > limit) {
     req.resume();
-    throw tooLarge(limit);
+    return Promise.resolve(undefined);
   }
-  const body = await readBounded(req, limit, (rest) => rest.resume());
-  if (body === undefined) throw tooLarge(limit);
-  return body;
+  return readBounded(req, limit, drain);
 }
 
-function tooLarge(limit: number): BackstopError {
-  return new BackstopError(
-    'body_too_large',
-    `Request body exceeds the limit of ${limit} bytes (MAX_BODY_BYTES).`,
-  );
+function drain(rest: Readable): void {
+  rest.resume();
 }

@@ -55,6 +55,8 @@ const UNRESERVED = /^[A-Za-z0-9\-_~]$/;
  * decodes once sends it to a path that does not exist. Refused, as ENCODED_TRICK refuses `%252e`.
  */
 function encodesUnreserved(normal: string): boolean {
+  // matchAll clones its regex and makes an iterator: not for the path with no `%`, nearly all.
+  if (!normal.includes('%')) return false;
   for (const [, hex] of normal.matchAll(STILL_ENCODED)) {
     if (UNRESERVED.test(String.fromCharCode(Number.parseInt(hex as string, 16)))) return true;
   }

@@ -46,6 +46,11 @@ describe('bench overhead', () => {
     const ratios = scenario.ratios.map((r) => r.name);
     assert.ok(ratios.includes('JSON CPU per request, backstop / floor'), ratios.join('\n'));
     assert.ok(ratios.includes('relay CPU per request, tracing on (100%) / off'), ratios.join('\n'));
+    // Read by the probe in both relays: backstop does more per request than the floor, within reason.
+    const allocated = scenario.ratios.find(
+      (r) => r.name === 'heap allocated per JSON request, backstop / floor',
+    );
+    assert.ok(allocated && allocated.value > 1 && allocated.value < 4, JSON.stringify(allocated));
     assert.equal(scenario.targets.filter((t) => t.check).length, 10);
     const lost = scenario.targets.find((t) => t.name === 'Streams lost while holding 10');
     assert.equal(lost?.met, true, lost?.measured);

@@ -41,20 +41,32 @@ export function buildBackstop(): Promise<void> {
   return built;
 }
 
+/** What a bench run adds to backstop as it ships. */
+export interface ShippedOptions {
+  /** Adds `--cpu-prof`: the profile is written on exit, so `stop()` before reading it. */
+  cpuProfileDir?: string;
+  /** Node flags after the shipped ones (the allocation probe's `--import`). */
+  nodeFlags?: readonly string[];
+}
+
 /**
  * Builds and starts `<BACKSTOP_ENV> node <BACKSTOP_NODE_FLAGS> dist/main.js` in front of `upstreamUrl`, its
- * access log drained unread (see `StartOptions.logs`). `cpuProfileDir` adds `--cpu-prof`: the
- * profile is written on exit, so `stop()` before reading it.
+ * access log drained unread (see `StartOptions.logs`).
  */
 export async function startShippedBackstop(
   upstreamUrl: string,
   env: Record<string, string> = {},
-  cpuProfileDir?: string,
+  options: ShippedOptions = {},
 ): Promise<BackstopProcess> {
   await buildBackstop();
+  const { cpuProfileDir, nodeFlags = [] } = options;
   const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
   return startBackstop(
     { ...BACKSTOP_ENV, UPSTREAM_URL: upstreamUrl, SHUTDOWN_GRACE_MS: '5000', ...env },
-    { nodeArgs: [...BACKSTOP_NODE_FLAGS, ...profile, BACKSTOP_MAIN], logs: 'drain', timeoutMs: 15_000 },
+    {
+      nodeArgs: [...BACKSTOP_NODE_FLAGS, ...profile, ...nodeFlags, BACKSTOP_MAIN],
+      logs: 'drain',
+      timeoutMs: 15_000,
+    },
   );
 }

@@ -35,16 +35,22 @@ function floorScript(): string {
 
 /**
  * Starts the floor in front of `upstreamUrl` with a pool of `connections` (backstop's default
- * UPSTREAM_CONNECTIONS unless given); `stop()` also removes the compiled copy.
+ * UPSTREAM_CONNECTIONS unless given), `nodeFlags` after backstop's and `env` added to its;
+ * `stop()` also removes the compiled copy.
  */
-export async function startFloor(upstreamUrl: string, connections = 256): Promise<ScriptHandle> {
+export async function startFloor(
+  upstreamUrl: string,
+  connections = 256,
+  nodeFlags: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): Promise<ScriptHandle> {
   const script = floorScript();
   const floor = await startNodeScript(
     script,
     [upstreamUrl, String(connections)],
-    BACKSTOP_NODE_FLAGS,
+    [...BACKSTOP_NODE_FLAGS, ...nodeFlags],
     undefined,
-    BACKSTOP_ENV,
+    { ...BACKSTOP_ENV, ...env },
   );
   return {
     ...floor,

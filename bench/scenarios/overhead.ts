@@ -25,6 +25,7 @@ import {
 } from '../statistics/footprint.ts';
 import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
 import { ratio } from '../statistics/stats.ts';
+import { type AllocationFigures, allocationPhase } from './overhead-alloc.ts';
 import { holdPhase } from './overhead-hold.ts';
 import { RETRY_RATE, type RetryRow, retryPhase } from './overhead-retry.ts';
 import { costTable, holdTable, num, profileTables, repetitionTable, retryTable } from './overhead-tables.ts';
@@ -67,6 +68,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
   let sink: OtlpSink | undefined;
   let exported: { requests: number; bytes: number } | undefined;
   let hold: HoldFigures;
+  let allocation: AllocationFigures;
   let retry: RetryRow[] | undefined;
   let profile: ProfileSummary | undefined;
   try {
@@ -106,6 +108,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     comparison = await compareRelays(relays, spec, (label) => ctx.progress(label, 0));
     // Spans still batched are exported when the traced backstop stops, after this count.
     exported = sink?.exports();
+    allocation = await allocationPhase(ctx, upstream.url, spec, spec.durationS);
     hold = await holdPhase(ctx, opts.streams, holdS);
     if (!opts.check) {
       retry = await retryPhase(ctx, spec.durationS);
@@ -132,6 +135,12 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       value: hold.peakRssBytes / hold.floor.peakRssBytes,
       detail: `${(hold.peakRssBytes / MB).toFixed(0)} vs ${(hold.floor.peakRssBytes / MB).toFixed(0)} MB`,
     });
+  if (!('skipped' in allocation))
+    ratios.push({
+      name: 'heap allocated per JSON request, backstop / floor',
+      value: allocation.backstop.bytesPerRequest / allocation.floor.bytesPerRequest,
+      detail: `${(allocation.backstop.bytesPerRequest / 1024).toFixed(1)} vs ${(allocation.floor.bytesPerRequest / 1024).toFixed(1)} KiB (over ${allocation.backstop.requests} and ${allocation.floor.requests} requests)`,
+    });
   if (exported)
     ratios.push({
       name: 'spans exported by the traced backstop',
@@ -155,7 +164,8 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       `figures are medians. The floor is a bare node:http verifier (undici Pool.request, JSON.parse, model check; no logs, metrics or retries) ` +
       `with backstop's Node flags. backstop runs as it ships (dist/, its V8 flags, LOG_LEVEL=info, metrics on). ` +
       `${opts.check ? '--check: floor and backstop only. ' : nginxBinary ? 'nginx: one worker, keep-alive upstream, no access log. ' : 'nginx is not installed: its rows are missing. '}` +
-      `Then ${opts.streams} streams held ${holdS} s through a fresh floor, then a fresh backstop` +
+      'Then the heap allocated per JSON request in a fresh floor and a fresh backstop (bench/processes/alloc-probe.mjs), ' +
+      `and ${opts.streams} streams held ${holdS} s through a fresh floor, then a fresh backstop` +
       `${opts.check ? '.' : `, and the retry path on the simulator at ${RETRY_RATE} req/s.`}`,
     config: {
       durationS: spec.durationS,
@@ -230,7 +240,7 @@ async function profileBackstop(
   const progress = ctx.progress('overhead: CPU profile of backstop under load', 0);
   let bs: BackstopProcess | undefined;
   try {
-    bs = await startShippedBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, ctx.outDir);
+    bs = await startShippedBackstop(upstreamUrl, { ...ctx.opts.backstopEnv }, { cpuProfileDir: ctx.outDir });
     await runLoad({
       url: bs.url,
       models: spec.models,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RequestSample } from '../bench/load/clients/types.ts';
+import type { StepFigures } from '../bench/load/relay-comparison.ts';
 import { aggregate, mlperfVerdict } from '../bench/statistics/aggregate.ts';
+import { paired } from '../bench/statistics/footprint.ts';
 import { cdfPoints, distribution, mean, percentile, ratio, summarize } from '../bench/statistics/stats.ts';
 
 // Hand-computed values: linear interpolation between closest ranks, h = (n - 1) * p / 100.
@@ -110,5 +112,34 @@ describe('bench stats: aggregation and the MLPerf verdict', () => {
     assert.equal(mlperfVerdict(2001, 50, 1).verdict, 'FAIL');
     assert.equal(mlperfVerdict(1500, 101, 1).verdict, 'FAIL');
     assert.match(mlperfVerdict(1500, 50, 0.5).reason, /50% success/);
+  });
+});
+
+describe('bench footprint: a path against the floor', () => {
+  const step = (cpuUsPerRequest: number): StepFigures => ({
+    reqPerSec: 1,
+    cpuUsPerRequest,
+    peakRssBytes: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    failed: 0,
+    cdf: [],
+  });
+
+  it('pairs the repetitions: the median of their ratios, not the ratio of the medians', () => {
+    // check8 (2026-12-01): backstop 60, 81, 95 us against 59.4, 79.4, 60.5: a burst in the last
+    // repetition. Per repetition 1.01x, 1.02x, 1.57x; the medians alone would read 81 / 60.5.
+    const backstop = [60, 81, 95].map(step);
+    const floor = [59.4, 79.4, 60.5].map(step);
+    const r = paired(backstop, floor, (f) => f.cpuUsPerRequest);
+    assert.ok(Math.abs(r.value - 81 / 79.4) < 1e-9, String(r.value));
+    assert.equal(r.a, 81);
+    assert.equal(r.b, 60.5);
+  });
+
+  it('leaves out a repetition whose figure is missing on either side', () => {
+    const r = paired([step(10), step(Number.NaN), step(30)], [step(10), step(10)], (f) => f.cpuUsPerRequest);
+    // Only the first pairs: the second is NaN, the third has no floor run.
+    assert.equal(r.value, 1);
   });
 });

@@ -58,7 +58,7 @@ export function costTable(c: Comparison, idle: Map<string, number>, spec: Compar
   };
 }
 
-/** backstop / floor in each repetition alone: how far the medians' ratios move from run to run. */
+/** backstop / floor in each repetition alone: what the targets take the median of. */
 export function repetitionTable(c: Comparison, spec: ComparisonSpec): Table {
   const b = c.get('backstop');
   const f = c.get('floor');
@@ -93,7 +93,7 @@ export function repetitionTable(c: Comparison, spec: ComparisonSpec): Table {
       `p99 at ${spec.rate} req/s`,
     ],
     rows,
-    note: 'The targets use the ratio of the medians; these show the spread behind them.',
+    note: 'Each row pairs the two runs of one repetition, back to back; the targets use the median of each column.',
   };
 }
 

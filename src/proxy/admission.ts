@@ -38,6 +38,7 @@ export interface Incoming {
   res: ServerResponse;
   record: RequestRecord;
   startedAt: number;
+  /** Whether the client left before its answer was finished. */
   client: ClientWatch;
   trace: RequestTrace | undefined;
 }

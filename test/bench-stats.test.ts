@@ -127,8 +127,8 @@ describe('bench footprint: a path against the floor', () => {
   });
 
   it('pairs the repetitions: the median of their ratios, not the ratio of the medians', () => {
-    // check8 (2026-12-01): backstop 60, 81, 95 us against 59.4, 79.4, 60.5: a burst in the last
-    // repetition. Per repetition 1.01x, 1.02x, 1.57x; the medians alone would read 81 / 60.5.
+    // Shaped like the --check run on c9365ed: per repetition 1.01x, 1.02x and 1.57x (a burst of
+    // noise in the last), where the ratio of the medians would read 81 / 60.5 = 1.34x.
     const backstop = [60, 81, 95].map(step);
     const floor = [59.4, 79.4, 60.5].map(step);
     const r = paired(backstop, floor, (f) => f.cpuUsPerRequest);

@@ -36,8 +36,10 @@ after(async () => {
   assert.equal(backstop.child.exitCode, null, 'backstop survived');
   assert.equal(await inflight(backstop.adminUrl), 0, 'no request left counted in flight');
   assert.equal((await chat(backstop.url, 'c-ok')).status, 200, 'and still serves');
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await upstream.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 /** Opens a raw connection; `text()` is what came back so far, `closed` when the server let go. */

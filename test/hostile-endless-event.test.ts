@@ -32,8 +32,10 @@ before(async () => {
 after(async () => {
   assert.equal(backstop.child.exitCode, null, 'backstop survived');
   assert.equal(await inflight(backstop.adminUrl), 0, 'no request left in flight');
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await upstream.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 /** backstop's resident set, read from outside the process. */

@@ -126,8 +126,10 @@ describe('hand-made hostile upstreams', () => {
 
   after(async () => {
     await assertHealthy(backstop);
-    assert.equal(await backstop.stop(), 0);
+    const code = await backstop.stop();
     await upstream.close();
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.equal(code, 0);
   });
 
   /** Sends one chat request for `model` scripted with `steps`; returns the answer and its log line. */
@@ -336,9 +338,11 @@ describe('simulator fault modes, one at a time (half the requests hit)', () => {
 
   after(async () => {
     await assertHealthy(backstop);
-    assert.equal(await backstop.stop(), 0);
+    const code = await backstop.stop();
     await sim.close();
     process.stdout.write(`# simulator faults\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.equal(code, 0);
   });
 
   const variants: [string, Partial<SimFaults>][] = [

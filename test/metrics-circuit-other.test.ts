@@ -27,8 +27,10 @@ describe('backstop_circuit_state{model="other"}', () => {
   });
 
   after(async () => {
-    assert.equal(await backstop.stop(), 0);
+    const code = await backstop.stop();
     await upstream.close();
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.equal(code, 0);
   });
 
   const state = async (model: string) =>

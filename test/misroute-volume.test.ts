@@ -20,8 +20,10 @@ before(async () => {
 
 after(async () => {
   assert.equal(await inflight(backstop.adminUrl), 0);
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await sim.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 test(`${REQUESTS} requests at the default picker and load: none fails, every attempt accounted for`, async () => {

@@ -43,9 +43,11 @@ after(async () => {
     assert.match(seen.url, /^\/gw\/v1(\/|\?|$)/, `the gateway only ever saw /gw/v1 paths: ${seen.url}`);
     assert.equal(seen.headers.host, gatewayHost, 'the Host the gateway saw is its own');
   }
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await gateway.close();
   evil.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 /** Sends `head` (request line and headers, CRLF-separated, no final blank line) and `body` raw. */

@@ -28,8 +28,10 @@ before(async () => {
 after(async () => {
   assert.equal(backstop.child.exitCode, null, 'backstop survived every request');
   assert.equal(await inflight(backstop.adminUrl), 0);
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await upstream.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 interface Reply {

@@ -29,8 +29,10 @@ after(async () => {
   const metrics = await (await fetch(`${backstop.adminUrl}/metrics`)).text();
   const inflight = metrics.split('\n').filter((l) => l.startsWith('backstop_inflight_requests{'));
   for (const line of inflight) assert.match(line, / 0$/, `in flight left over: ${line}`);
-  assert.equal(await backstop.stop(), 0);
+  const code = await backstop.stop();
   await upstream.close();
+  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  assert.equal(code, 0);
 });
 
 async function alive(): Promise<void> {

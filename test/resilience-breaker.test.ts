@@ -55,8 +55,10 @@ describe('breaker semantics (scripted gateway)', () => {
 
   after(async () => {
     assert.equal(await inflight(backstop.adminUrl), 0, 'no request left counted in flight');
-    assert.equal(await backstop.stop(), 0);
+    const code = await backstop.stop();
     await upstream.close();
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.equal(code, 0);
   });
 
   /** Sends `n` requests for `model` one after another. */
@@ -248,12 +250,17 @@ describe('full outage of one model behind the flapping simulator', () => {
   });
 
   after(async () => {
+    const left: number[] = [];
+    const codes: Array<number | null> = [];
     for (const b of [guarded, budgetOnly, naive]) {
-      assert.equal(await inflight(b.adminUrl), 0, 'no request left counted in flight');
-      assert.equal(await b.stop(), 0);
+      left.push(await inflight(b.adminUrl));
+      codes.push(await b.stop());
     }
     await sim.close();
     process.stdout.write(`# outage figures\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.deepEqual(left, [0, 0, 0], 'no request left counted in flight');
+    assert.deepEqual(codes, [0, 0, 0]);
   });
 
   /** `REQUESTS` requests for `model`, one every SPACING_MS (an open loop, like independent clients). */

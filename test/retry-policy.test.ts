@@ -54,11 +54,16 @@ describe('retry classes (scripted gateway)', () => {
   });
 
   after(async () => {
+    const left: number[] = [];
+    const codes: Array<number | null> = [];
     for (const b of [slowBackoff, limits, guarded]) {
-      assert.equal(await inflight(b.adminUrl), 0, 'no request left counted in flight');
-      assert.equal(await b.stop(), 0);
+      left.push(await inflight(b.adminUrl));
+      codes.push(await b.stop());
     }
     await upstream.close();
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.deepEqual(left, [0, 0, 0], 'no request left counted in flight');
+    assert.deepEqual(codes, [0, 0, 0]);
   });
 
   test('routing misses are retried at once: five misses, then the answer, with no backoff step between', async () => {
@@ -256,8 +261,10 @@ describe('a stale view: one model misrouted for 3 s of every 6 s, steady traffic
 
   after(async () => {
     assert.equal(await inflight(backstop.adminUrl), 0);
-    assert.equal(await backstop.stop(), 0);
+    const code = await backstop.stop();
     await sim.close();
+    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    assert.equal(code, 0);
   });
 
   test('every request succeeds, the other model never retries, and the breaker stays closed', async () => {

@@ -10,6 +10,7 @@ const FLUSH_INTERVAL_MS = 200;
 const RETRY_MS = 20;
 /** How long the exit's last flush keeps trying a full non-blocking stdout before it gives up. */
 const EXIT_FLUSH_MS = 1000;
+/** The byte writeLine appends. */
 const NEWLINE = 0x0a;
 
 export interface LineWriterOptions {

@@ -5,14 +5,13 @@ import type { Pool } from 'undici';
 // callback APIs to its prototype (index.js assigns lib/api to Dispatcher.prototype): hence
 // `UpstreamPool`.
 import UndiciPool from 'undici/lib/dispatcher/pool.js';
+import type { Config } from '../config.ts';
 
 /**
  * An undici Pool as backstop builds it: `dispatch`, `stats`, `close`, `destroy`; not `request`,
  * `stream`, `pipeline`, `connect` or `upgrade`, which only undici's index installs.
  */
 export type UpstreamPool = Omit<Pool, 'request' | 'stream' | 'pipeline' | 'connect' | 'upgrade'>;
-
-import type { Config } from '../config.ts';
 
 /**
  * A keep-alive pool to one upstream: the gateway (UPSTREAM_URL), or a model's own endpoint

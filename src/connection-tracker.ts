@@ -20,7 +20,8 @@ export class ConnectionTracker {
       const socket = req.socket;
       this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
       if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
-      res.once('close', () => {
+      // `on`: a response closes once; `once` would cost a wrapper and a removal per request.
+      res.on('close', () => {
         const count = this.#inFlight.get(socket);
         // Gone already: a client that leaves mid-response closes the socket before node:http
         // closes the response. Writing the count back would keep that socket, its request and

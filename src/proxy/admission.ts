@@ -82,7 +82,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       detail: undefined,
     };
     const client = new ClientWatch();
-    res.once('close', () => {
+    // `on`, not `once`: a response closes once (node:http guards it), and `once` costs a wrapper
+    // and a removal per request.
+    res.on('close', () => {
       if (!res.writableFinished) client.leave();
     });
     const trace = deps.tracing?.startRequest(record.method, req.headers);

@@ -30,11 +30,16 @@ before(async () => {
 });
 
 after(async () => {
-  assert.equal(backstop.child.exitCode, null, 'backstop survived');
-  assert.equal(await inflight(backstop.adminUrl), 0, 'no request left in flight');
-  const code = await backstop.stop();
-  await upstream.close();
-  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not leave
+  // a server open and the file running.
+  let code: number | null;
+  try {
+    assert.equal(backstop.child.exitCode, null, 'backstop survived');
+    assert.equal(await inflight(backstop.adminUrl), 0, 'no request left in flight');
+  } finally {
+    code = await backstop.stop();
+    await upstream.close();
+  }
   assert.equal(code, 0);
 });
 

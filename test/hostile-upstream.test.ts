@@ -125,10 +125,15 @@ describe('hand-made hostile upstreams', () => {
   });
 
   after(async () => {
-    await assertHealthy(backstop);
-    const code = await backstop.stop();
-    await upstream.close();
-    // After the cleanup: a failed assertion must not leave a server open and the file running.
+    // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not
+    // leave a server open and the file running.
+    let code: number | null;
+    try {
+      await assertHealthy(backstop);
+    } finally {
+      code = await backstop.stop();
+      await upstream.close();
+    }
     assert.equal(code, 0);
   });
 
@@ -337,11 +342,16 @@ describe('simulator fault modes, one at a time (half the requests hit)', () => {
   });
 
   after(async () => {
-    await assertHealthy(backstop);
-    const code = await backstop.stop();
-    await sim.close();
+    // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not
+    // leave a server open and the file running.
+    let code: number | null;
+    try {
+      await assertHealthy(backstop);
+    } finally {
+      code = await backstop.stop();
+      await sim.close();
+    }
     process.stdout.write(`# simulator faults\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
-    // After the cleanup: a failed assertion must not leave a server open and the file running.
     assert.equal(code, 0);
   });
 

@@ -19,10 +19,15 @@ before(async () => {
 });
 
 after(async () => {
-  assert.equal(await inflight(backstop.adminUrl), 0);
-  const code = await backstop.stop();
-  await sim.close();
-  // After the cleanup: a failed assertion must not leave a server open and the file running.
+  // Checked while it runs, and cleaned up whatever the check threw: a failed one must not leave
+  // a server open and the file running.
+  let code: number | null;
+  try {
+    assert.equal(await inflight(backstop.adminUrl), 0);
+  } finally {
+    code = await backstop.stop();
+    await sim.close();
+  }
   assert.equal(code, 0);
 });
 

@@ -35,18 +35,23 @@ before(async () => {
 });
 
 after(async () => {
-  assert.equal(backstop.child.exitCode, null, 'backstop survived every request');
-  assert.equal(await inflight(backstop.adminUrl), 0);
-  assert.equal(evilConnections, 0, 'nothing ever connected to the other host');
-  const gatewayHost = new URL(gateway.url).host;
-  for (const seen of gateway.seen) {
-    assert.match(seen.url, /^\/gw\/v1(\/|\?|$)/, `the gateway only ever saw /gw/v1 paths: ${seen.url}`);
-    assert.equal(seen.headers.host, gatewayHost, 'the Host the gateway saw is its own');
+  // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not leave
+  // a server open and the file running.
+  let code: number | null;
+  try {
+    assert.equal(backstop.child.exitCode, null, 'backstop survived every request');
+    assert.equal(await inflight(backstop.adminUrl), 0);
+    assert.equal(evilConnections, 0, 'nothing ever connected to the other host');
+    const gatewayHost = new URL(gateway.url).host;
+    for (const seen of gateway.seen) {
+      assert.match(seen.url, /^\/gw\/v1(\/|\?|$)/, `the gateway only ever saw /gw/v1 paths: ${seen.url}`);
+      assert.equal(seen.headers.host, gatewayHost, 'the Host the gateway saw is its own');
+    }
+  } finally {
+    code = await backstop.stop();
+    await gateway.close();
+    evil.close();
   }
-  const code = await backstop.stop();
-  await gateway.close();
-  evil.close();
-  // After the cleanup: a failed assertion must not leave a server open and the file running.
   assert.equal(code, 0);
 });
 

@@ -34,7 +34,7 @@ export interface LineWriterOptions {
  * most 16 KiB of it goes out per write (4 KiB as backstop had it). Each asynchronous write is a
  * round trip through libuv's thread pool, which on these 2-vCPU VMs costs tens of microseconds of
  * CPU; at saturation sonic-boom's log path was about 10% of backstop's CPU per request, this one
- * about 4% (issue 13). Bounded like before: while a write is out, lines go to the other buffer,
+ * about 2% (issue 13). Bounded like before: while a write is out, lines go to the other buffer,
  * then to a queue of at most `maxPendingBytes`; past that they are dropped. A write that fails
  * for good (EPIPE) is reported once and every line after it is dropped, so a dead log collector
  * can neither hang the exit nor crash the proxy.

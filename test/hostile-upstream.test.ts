@@ -39,6 +39,25 @@ async function assertHealthy(backstop: BackstopProcess): Promise<void> {
   assert.equal(await inflight(backstop.adminUrl), 0, 'no request left counted in flight');
 }
 
+/**
+ * A describe block's end: checks backstop while it runs, then stops it and closes its upstream
+ * whatever the check threw (a failed one must not leave a server open and the file running).
+ * Resolves backstop's exit code.
+ */
+async function checkAndStop(
+  backstop: BackstopProcess,
+  closeUpstream: () => Promise<void>,
+): Promise<number | null> {
+  let code: number | null;
+  try {
+    await assertHealthy(backstop);
+  } finally {
+    code = await backstop.stop();
+    await closeUpstream();
+  }
+  return code;
+}
+
 // Hostile answers beyond scripted-upstream's basic steps.
 const resetMidJson: Step = (req, res, body) => {
   const text = JSON.stringify({ id: 'x', object: 'chat.completion', model: body?.model, choices: [] });
@@ -125,16 +144,7 @@ describe('hand-made hostile upstreams', () => {
   });
 
   after(async () => {
-    // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not
-    // leave a server open and the file running.
-    let code: number | null;
-    try {
-      await assertHealthy(backstop);
-    } finally {
-      code = await backstop.stop();
-      await upstream.close();
-    }
-    assert.equal(code, 0);
+    assert.equal(await checkAndStop(backstop, () => upstream.close()), 0);
   });
 
   /** Sends one chat request for `model` scripted with `steps`; returns the answer and its log line. */
@@ -342,15 +352,7 @@ describe('simulator fault modes, one at a time (half the requests hit)', () => {
   });
 
   after(async () => {
-    // Checked while it runs, and cleaned up whatever the checks threw: a failed one must not
-    // leave a server open and the file running.
-    let code: number | null;
-    try {
-      await assertHealthy(backstop);
-    } finally {
-      code = await backstop.stop();
-      await sim.close();
-    }
+    const code = await checkAndStop(backstop, () => sim.close());
     process.stdout.write(`# simulator faults\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
     assert.equal(code, 0);
   });

@@ -14,7 +14,7 @@ const FLUSH_INTERVAL_MS = 200;
 const RETRY_MS = 20;
 /** How long the exit's last flush keeps trying a full non-blocking stdout before it gives up. */
 const EXIT_FLUSH_MS = 1000;
-/** The byte writeLine appends. */
+/** A line's end: the byte writeLine appends, and the one a dropped line is counted by. */
 const NEWLINE = 0x0a;
 
 export interface LineWriterOptions {
@@ -241,7 +241,7 @@ export class LineWriter {
 
   #dropLines(bytes: Buffer): void {
     let lines = 0;
-    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) lines++;
+    for (let i = bytes.indexOf(NEWLINE); i >= 0; i = bytes.indexOf(NEWLINE, i + 1)) lines++;
     this.#dropped += lines;
   }
 

@@ -120,6 +120,7 @@ describe('bench footprint: a path against the floor', () => {
     reqPerSec: 1,
     cpuUsPerRequest,
     peakRssBytes: 0,
+    peakAnonBytes: 0,
     p50Ms: 0,
     p99Ms: 0,
     failed: 0,

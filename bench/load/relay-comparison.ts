@@ -42,6 +42,8 @@ export interface StepFigures {
   cpuUsPerRequest: number;
   /** The relay's peak RSS during the step (0 for `direct`). */
   peakRssBytes: number;
+  /** Its anonymous part at the highest sample (see `memory` in proc-meter.ts). */
+  peakAnonBytes: number;
   p50Ms: number;
   p99Ms: number;
   failed: number;
@@ -119,6 +121,7 @@ async function measure(step: Step, relay: Relay, spec: ComparisonSpec): Promise<
     reqPerSec: run.reqPerSec,
     cpuUsPerRequest: measured ? (usage.cpuSeconds * 1e6) / run.requests : Number.NaN,
     peakRssBytes: usage.peakRssBytes,
+    peakAnonBytes: usage.peakAnonBytes,
     p50Ms: step === 'paced' ? run.latency.p50 : Number.NaN,
     p99Ms: step === 'paced' ? run.latency.p99 : Number.NaN,
     failed: run.non2xx + run.errors,

@@ -31,8 +31,13 @@ export function cpuSeconds(pid: number): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
 }
 
-/** Current and peak resident set size in bytes (VmRSS and VmHWM of /proc/<pid>/status). */
-export function memory(pid: number): { rssBytes: number; peakBytes: number } | undefined {
+/**
+ * Current and peak resident set size in bytes (VmRSS and VmHWM of /proc/<pid>/status), and the
+ * anonymous part of the current one (RssAnon): the heap, stacks and malloc arenas, which belong
+ * to this process alone. The rest is file-backed, mostly the node binary's touched pages, which
+ * every process running the same file shares through the page cache.
+ */
+export function memory(pid: number): { rssBytes: number; peakBytes: number; anonBytes: number } | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -41,7 +46,7 @@ export function memory(pid: number): { rssBytes: number; peakBytes: number } | u
   }
   const kb = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM') };
+  return { rssBytes: kb('VmRSS'), peakBytes: kb('VmHWM'), anonBytes: kb('RssAnon') };
 }
 
 /** Direct children of `pid` (nginx's workers), from /proc/<pid>/task/<pid>/children. */
@@ -62,6 +67,8 @@ export interface Usage {
   cpuSeconds: number;
   /** Highest summed RSS seen in a sample, or VmHWM when that is higher (a spike between samples). */
   peakRssBytes: number;
+  /** Highest summed RssAnon seen in a sample (the kernel keeps no peak of it). */
+  peakAnonBytes: number;
 }
 
 /**
@@ -92,8 +99,10 @@ export function startMeter(
   const baseCpu = new Map<number, number>();
   const lastCpu = new Map<number, number>();
   let peak = 0;
+  let peakAnon = 0;
   const sample = () => {
     let rss = 0;
+    let anon = 0;
     for (const pid of pids()) {
       const cpu = cpuSeconds(pid);
       if (cpu !== undefined) {
@@ -103,11 +112,13 @@ export function startMeter(
       const mem = memory(pid);
       if (mem) {
         rss += mem.rssBytes;
+        anon += mem.anonBytes;
         // VmHWM is a lifetime peak (or since resetPeak): trusted for a single process only.
         if (pids().length === 1) peak = Math.max(peak, mem.peakBytes);
       }
     }
     peak = Math.max(peak, rss);
+    peakAnon = Math.max(peakAnon, anon);
   };
   sample();
   const timer = setInterval(sample, intervalMs);
@@ -118,7 +129,7 @@ export function startMeter(
       sample();
       let cpu = 0;
       for (const [pid, last] of lastCpu) cpu += last - (baseCpu.get(pid) ?? last);
-      return { cpuSeconds: cpu, peakRssBytes: peak };
+      return { cpuSeconds: cpu, peakRssBytes: peak, peakAnonBytes: peakAnon };
     },
   };
 }

@@ -60,7 +60,7 @@ async function holdThrough(
       const result = await holdStreams(relay.url, ctx.opts.models[0] as string, streams);
       const usage = meter.stop();
       progress.end();
-      return { result, peakRssBytes: usage.peakRssBytes };
+      return { result, peakRssBytes: usage.peakRssBytes, peakAnonBytes: usage.peakAnonBytes };
     } finally {
       await relay.stop();
     }

@@ -2,7 +2,7 @@ import type { Comparison, ComparisonSpec, StepFigures } from '../load/relay-comp
 import { median, STEPS } from '../load/relay-comparison.ts';
 import { SSE_CHUNKS } from '../processes/fixed-upstream.ts';
 import { fmtMsProse } from '../reports/format.ts';
-import type { HeldPeak, HoldFigures } from '../statistics/footprint.ts';
+import { type HeldPeak, type HoldFigures, highestPeak, type Resident } from '../statistics/footprint.ts';
 import type { ProfileSummary } from '../statistics/profile.ts';
 import { ratio } from '../statistics/stats.ts';
 import { RETRY_RATE, type RetryRow } from './overhead-retry.ts';
@@ -15,8 +15,10 @@ const MB = 1024 * 1024;
 export const num = (v: number) => (!Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const mb = (bytes: number | undefined) =>
   bytes !== undefined && Number.isFinite(bytes) && bytes > 0 ? `${(bytes / MB).toFixed(0)}` : '-';
+/** RSS with its anonymous part in parentheses, in MB: `74 (23)`. */
+const resident = (r: Resident | undefined) => (r ? `${mb(r.rssBytes)} (${mb(r.anonBytes)})` : '-');
 
-export function costTable(c: Comparison, idle: Map<string, number>, spec: ComparisonSpec): Table {
+export function costTable(c: Comparison, idle: Map<string, Resident>, spec: ComparisonSpec): Table {
   const [narrow, wide] = spec.sseConnections;
   const rows: Table['rows'] = [];
   for (const [path, steps] of c) {
@@ -32,7 +34,7 @@ export function costTable(c: Comparison, idle: Map<string, number>, spec: Compar
       relay ? num(m('sse', (f) => f.cpuUsPerRequest)) : '-',
       num(m('sseWide', (f) => f.reqPerSec)),
       relay ? num(m('sseWide', (f) => f.cpuUsPerRequest)) : '-',
-      relay ? `${mb(idle.get(path))} / ${mb(Math.max(...steps.json.map((f) => f.peakRssBytes)))}` : '-',
+      relay ? `${resident(idle.get(path))} / ${resident(highestPeak(steps.json))}` : '-',
       failed,
     ]);
   }
@@ -47,13 +49,14 @@ export function costTable(c: Comparison, idle: Map<string, number>, spec: Compar
       `SSE c${narrow} CPU us/stream`,
       `SSE c${wide} streams/s`,
       `SSE c${wide} CPU us/stream`,
-      'RSS idle / JSON peak MB',
+      'RSS idle / JSON peak MB (anonymous)',
       'failed',
     ],
     rows,
     note:
       'CPU = user + system seconds of the relay process(es) only, from /proc, over a step, divided by its requests (nginx: master + worker). ' +
       'RSS idle: after start, before any request; JSON peak: VmHWM reset at the start of each JSON step, the highest over the repetitions. ' +
+      "In parentheses, the anonymous part (RssAnon, at the highest sample for a peak): what the process alone holds; the rest is the node binary's pages, shared by every process that runs it. " +
       '"failed": non-2xx answers and errors over every step.',
   };
 }
@@ -98,16 +101,16 @@ export function repetitionTable(c: Comparison, spec: ComparisonSpec): Table {
 }
 
 export function holdTable(hold: HoldFigures, holdS: number): Table {
-  const columns = ['path', 'streams', 'kept', 'lost', 'wall s', 'peak RSS MB'];
+  const columns = ['path', 'streams', 'kept', 'lost', 'wall s', 'peak RSS MB (anonymous)'];
   const title = `Held streams: ${SSE_CHUNKS} chunks each over ${holdS} s, all open at once`;
   if ('skipped' in hold) return { title, columns: ['note'], rows: [[hold.skipped]] };
-  const row = (path: string, { result, peakRssBytes }: HeldPeak) => [
+  const row = (path: string, { result, peakRssBytes, peakAnonBytes }: HeldPeak) => [
     path,
     result.streams,
     result.kept,
     result.lost,
     result.wallS.toFixed(1),
-    mb(peakRssBytes),
+    resident({ rssBytes: peakRssBytes, anonBytes: peakAnonBytes }),
   ];
   return {
     title,

@@ -22,6 +22,7 @@ import {
   footprintRatios,
   footprintTargets,
   type HoldFigures,
+  type Resident,
 } from '../statistics/footprint.ts';
 import { type ProfileSummary, readProfile } from '../statistics/profile.ts';
 import { ratio } from '../statistics/stats.ts';
@@ -64,7 +65,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
   const holdS = opts.holdS ?? 30;
   const nginxBinary = opts.check ? undefined : findNginx();
   const stops: Array<() => Promise<void>> = [];
-  const idle = new Map<string, number>();
+  const idle = new Map<string, Resident>();
   let comparison: Comparison;
   let sink: OtlpSink | undefined;
   let exported: { requests: number; bytes: number } | undefined;
@@ -103,7 +104,16 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
       if (pids.length)
         idle.set(
           relay.name,
-          pids.reduce((sum, pid) => sum + (memory(pid)?.rssBytes ?? 0), 0),
+          pids.reduce(
+            (sum, pid) => {
+              const mem = memory(pid);
+              return {
+                rssBytes: sum.rssBytes + (mem?.rssBytes ?? 0),
+                anonBytes: sum.anonBytes + (mem?.anonBytes ?? 0),
+              };
+            },
+            { rssBytes: 0, anonBytes: 0 },
+          ),
         );
     }
     comparison = await compareRelays(relays, spec, (label) => ctx.progress(label, 0));
@@ -122,7 +132,7 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
 
   const targets = footprintTargets({
     comparison,
-    idleRssBytes: idle.get('backstop') ?? Number.NaN,
+    idle: idle.get('backstop') ?? { rssBytes: Number.NaN, anonBytes: Number.NaN },
     hold,
     bars,
     rate: spec.rate,

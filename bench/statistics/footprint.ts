@@ -35,19 +35,29 @@ export const BAR_NAMES = Object.keys(FOOTPRINT_BARS) as BarName[];
 
 const MB = 1024 * 1024;
 
-/** One relay's held streams and its peak RSS meanwhile. */
+/** One relay's held streams and its peak RSS meanwhile (and that RSS's anonymous part). */
 export interface HeldPeak {
   result: HoldResult;
   peakRssBytes: number;
+  peakAnonBytes: number;
 }
+/**
+ * A resident set and its anonymous part (RssAnon): what this process alone holds. The rest is
+ * file-backed, mostly the node binary's pages, shared by every process that runs the same file.
+ */
+export interface Resident {
+  rssBytes: number;
+  anonBytes: number;
+}
+
 /** The hold as measured: backstop's (and the floor's, alongside), or why it was not run. */
 export type HoldFigures = (HeldPeak & { floor?: HeldPeak }) | { skipped: string };
 
 /** What the targets are read from. */
 export interface FootprintInput {
   comparison: Comparison;
-  /** backstop's RSS at idle after start (NaN when not measured). */
-  idleRssBytes: number;
+  /** backstop's RSS at idle after start, and its anonymous part (NaN when not measured). */
+  idle: Resident;
   hold: HoldFigures;
   bars: Bars;
   rate: number;
@@ -97,6 +107,8 @@ function vsFloor(c: Comparison, step: Step, pick: Pick, path = 'backstop'): Pair
 const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 const n = (v: number) => (!Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const mb = (bytes: number) => (Number.isFinite(bytes) && bytes > 0 ? `${(bytes / MB).toFixed(0)} MB` : 'n/a');
+/** RSS with its anonymous part: `74 MB (23 MB anonymous)`. */
+const resident = (rss: number, anon: number) => `${mb(rss)} (${mb(anon)} anonymous)`;
 
 function ratioTarget(
   name: string,
@@ -124,12 +136,21 @@ function memoryTarget(name: string, bytes: number, barMb: number, measured = mb(
   };
 }
 
+/** The step with the highest peak RSS, with its anonymous part (undefined when none was measured). */
+export function highestPeak(steps: readonly StepFigures[]): Resident | undefined {
+  let top: StepFigures | undefined;
+  for (const f of steps)
+    if (f.peakRssBytes > 0 && (top === undefined || f.peakRssBytes > top.peakRssBytes)) top = f;
+  return top && { rssBytes: top.peakRssBytes, anonBytes: top.peakAnonBytes };
+}
+
 /** The bars `--check` enforces, as targets (each marked `check`). */
 export function footprintTargets(input: FootprintInput): Target[] {
   const { comparison: c, bars, hold } = input;
   const [narrow, wide] = input.sseConnections;
-  const jsonPeaks = (c.get('backstop')?.json ?? []).map((f) => f.peakRssBytes);
-  const jsonPeak = jsonPeaks.length ? Math.max(...jsonPeaks) : Number.NaN;
+  const jsonSteps = c.get('backstop')?.json ?? [];
+  const highest = highestPeak(jsonSteps);
+  const jsonPeak = highest?.rssBytes ?? Number.NaN;
   const targets: Target[] = [
     ratioTarget('JSON CPU per request, backstop / floor', vsFloor(c, 'json', cpu), true, bars.jsonCpu, 'us'),
     ratioTarget(
@@ -167,12 +188,17 @@ export function footprintTargets(input: FootprintInput): Target[] {
       bars.p99,
       'ms',
     ),
-    memoryTarget('backstop RSS at idle after start', input.idleRssBytes, bars.idleRssMb),
+    memoryTarget(
+      'backstop RSS at idle after start',
+      input.idle.rssBytes,
+      bars.idleRssMb,
+      resident(input.idle.rssBytes, input.idle.anonBytes),
+    ),
     memoryTarget(
       `backstop peak RSS at JSON saturation (${input.jsonConnections} connections)`,
       jsonPeak,
       bars.jsonPeakRssMb,
-      `${mb(jsonPeak)} (highest of ${jsonPeaks.length} repetitions)`,
+      `${resident(jsonPeak, highest?.anonBytes ?? Number.NaN)}, highest of ${jsonSteps.length} repetitions`,
     ),
   ];
   if ('skipped' in hold) {
@@ -189,7 +215,12 @@ export function footprintTargets(input: FootprintInput): Target[] {
   } else {
     const { result } = hold;
     targets.push(
-      memoryTarget(`backstop peak RSS holding ${result.streams} streams`, hold.peakRssBytes, bars.holdRssMb),
+      memoryTarget(
+        `backstop peak RSS holding ${result.streams} streams`,
+        hold.peakRssBytes,
+        bars.holdRssMb,
+        resident(hold.peakRssBytes, hold.peakAnonBytes),
+      ),
       {
         name: `Streams lost while holding ${result.streams}`,
         bar: `0 of ${result.streams}`,

@@ -101,20 +101,14 @@ export async function overhead(ctx: RunContext): Promise<ScenarioResult> {
     // Idle: started and listening, before any request.
     for (const relay of relays) {
       const pids = relay.pids();
-      if (pids.length)
-        idle.set(
-          relay.name,
-          pids.reduce(
-            (sum, pid) => {
-              const mem = memory(pid);
-              return {
-                rssBytes: sum.rssBytes + (mem?.rssBytes ?? 0),
-                anonBytes: sum.anonBytes + (mem?.anonBytes ?? 0),
-              };
-            },
-            { rssBytes: 0, anonBytes: 0 },
-          ),
-        );
+      if (!pids.length) continue;
+      const resident: Resident = { rssBytes: 0, anonBytes: 0 };
+      for (const pid of pids) {
+        const mem = memory(pid);
+        resident.rssBytes += mem?.rssBytes ?? 0;
+        resident.anonBytes += mem?.anonBytes ?? 0;
+      }
+      idle.set(relay.name, resident);
     }
     comparison = await compareRelays(relays, spec, (label) => ctx.progress(label, 0));
     // Spans still batched are exported when the traced backstop stops, after this count.
